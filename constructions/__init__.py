@@ -1,0 +1,47 @@
+"""Explicit weights from Wen, Li & Ma (NeurIPS 2023): data, architectures and constructions."""
+
+from constructions.architectures import MLP, Network, architecture
+from constructions.construction import Construction
+from constructions.dataset import Dataset, dataset_from_arrays, load_dataset
+from constructions.extreme_points import (
+    ExtremePointCertificate,
+    NotExtremePointsError,
+    certify_extreme_points,
+    directions_certificate,
+    sphere_directions,
+)
+from constructions.four_neuron import flattest_r, four_neuron_solution, printed_r
+from constructions.hypercube import hypercube_points, iter_hypercube, sample_xor, xor_labels
+from constructions.memorizing import memorizing_scalings, memorizing_solution
+from constructions.random_networks import random_network, self_labelled
+
+__all__ = [
+    # data (Section 2)
+    "Dataset",
+    "dataset_from_arrays",
+    "load_dataset",
+    "sample_xor",
+    "xor_labels",
+    "hypercube_points",
+    "iter_hypercube",
+    # Definition 4.1
+    "ExtremePointCertificate",
+    "NotExtremePointsError",
+    "certify_extreme_points",
+    "directions_certificate",
+    "sphere_directions",
+    # architectures (Section 2)
+    "MLP",
+    "Network",
+    "architecture",
+    # constructions
+    "Construction",
+    "memorizing_solution",
+    "memorizing_scalings",
+    "four_neuron_solution",
+    "printed_r",
+    "flattest_r",
+    # random interpolators
+    "random_network",
+    "self_labelled",
+]

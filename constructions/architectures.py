@@ -1,0 +1,235 @@
+"""The network architectures of Section 2, as pure functions of named parameters.
+
+.. math::
+    f^{\\text{nobias}}_\\theta(x) &= W_2\\,\\mathrm{relu}(W_1 x)                        &&\\text{(2-MLP-No-Bias)}\\\\
+    f^{\\text{bias}}_\\theta(x)   &= W_2\\,\\mathrm{relu}(W_1 x + b_1)                  &&\\text{(2-MLP-Bias)}\\\\
+    f^{\\text{bias},D}_\\theta(x) &= W_D\\,\\mathrm{relu}(\\cdots W_2\\,\\mathrm{relu}(W_1 x + b_1))
+                                                                                    &&\\text{(MLP-Bias, bias in layer 1 only)}
+
+Parameters are a mapping ``{"W1": (m1, d), "b1": (m1,), "W2": (m2, m1), ..., "WD": (1, m_{D-1})}``
+of float64 tensors by default. Every function here is built from plain torch ops on that mapping,
+so ``torch.func.grad``, ``jvp``, ``vmap`` and ``hessian`` apply directly.
+
+Deviation (1): the activation is selectable. ``"softplus"`` (log(1 + e^z), computed as
+``logaddexp(z, 0)`` so that it has no threshold switch) is the variant of Figure 5.
+"""
+
+from __future__ import annotations
+
+import types
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from constructions._checks import as_tensor
+
+__all__ = ["ACTIVATIONS", "MLP", "Network", "architecture"]
+
+
+def _softplus(z: torch.Tensor) -> torch.Tensor:
+    return torch.logaddexp(z, torch.zeros_like(z))
+
+
+ACTIVATIONS = {"relu": torch.relu, "softplus": _softplus}
+
+
+@dataclass(frozen=True)
+class MLP:
+    """A D-layer perceptron with an optional bias in the first layer only.
+
+    Args:
+        depth: number of weight layers D >= 2.
+        bias: whether the first layer has a bias b1.
+        activation: "relu" (the paper's default) or "softplus" (Figure 5).
+    """
+
+    depth: int = 2
+    bias: bool = True
+    activation: str = "relu"
+
+    def __post_init__(self) -> None:
+        if isinstance(self.depth, bool) or not isinstance(self.depth, int) or self.depth < 2:
+            raise ValueError(f"depth must be an integer >= 2, got {self.depth!r}")
+        if self.activation not in ACTIVATIONS:
+            raise ValueError(
+                f"activation must be one of {sorted(ACTIVATIONS)}, got {self.activation!r}"
+            )
+
+    @property
+    def name(self) -> str:
+        """The paper's name for the architecture, e.g. "2-MLP-Bias"."""
+        if self.depth == 2 and self.activation == "relu":
+            return "2-MLP-Bias" if self.bias else "2-MLP-No-Bias"
+        base = f"{self.depth}-layer MLP-{'Bias' if self.bias else 'No-Bias'}"
+        return base if self.activation == "relu" else f"{base} ({self.activation})"
+
+    @property
+    def key(self) -> str:
+        """Short key used by the command line and saved reports."""
+        return ("bias" if self.bias else "nobias") + (
+            "" if self.activation == "relu" else "-softplus"
+        )
+
+    @property
+    def param_names(self) -> tuple[str, ...]:
+        names = ["W1"] + (["b1"] if self.bias else [])
+        return tuple(names + [f"W{j}" for j in range(2, self.depth + 1)])
+
+    @property
+    def sigma(self):
+        return ACTIVATIONS[self.activation]
+
+    def check_params(self, params: Mapping[str, torch.Tensor]) -> tuple[int, tuple[int, ...]]:
+        """Validate names and shapes; return ``(d, hidden widths)``.
+
+        Raises:
+            ValueError: for a missing or unexpected array, a shape mismatch or a non-finite value.
+        """
+        expected = set(self.param_names)
+        got = set(params)
+        if got != expected:
+            missing = sorted(expected - got, key=_layer_order)
+            extra = sorted(got - expected, key=_layer_order)
+            parts = []
+            if missing:
+                parts.append(f"missing {', '.join(missing)}")
+            if extra:
+                parts.append(f"unexpected {', '.join(extra)}")
+            raise ValueError(f"parameters for {self.name}: " + "; ".join(parts))
+        shapes = {k: tuple(params[k].shape) for k in self.param_names}
+        if len(shapes["W1"]) != 2:
+            raise ValueError(f"W1 must be a matrix (m1, d), got shape {shapes['W1']}")
+        widths = [shapes["W1"][0]]
+        d = shapes["W1"][1]
+        if self.bias and shapes["b1"] != (widths[0],):
+            raise ValueError(f"b1 must have shape ({widths[0]},), got {shapes['b1']}")
+        for j in range(2, self.depth + 1):
+            s = shapes[f"W{j}"]
+            rows = 1 if j == self.depth else None
+            if len(s) != 2 or s[1] != widths[-1] or (rows is not None and s[0] != rows):
+                want = f"({'1' if rows else 'm'}, {widths[-1]})"
+                raise ValueError(f"W{j} must have shape {want}, got {s}")
+            if j < self.depth:
+                widths.append(s[0])
+        for k in self.param_names:
+            if not torch.all(torch.isfinite(params[k])):
+                raise ValueError(f"{k} contains NaN or inf")
+        return d, tuple(widths)
+
+    # --- forward passes -------------------------------------------------------------------
+    def preactivation_1(self, params, X: torch.Tensor) -> torch.Tensor:
+        z = X @ params["W1"].T
+        return z + params["b1"] if self.bias else z
+
+    def layer_inputs(self, params, X: torch.Tensor) -> list[torch.Tensor]:
+        """[a_0, a_1, ..., a_{D-1}]: a_0 = x, a_l = sigma(z_l) the input of layer l + 1."""
+        acts = [X]
+        z = self.preactivation_1(params, X)
+        for j in range(2, self.depth + 1):
+            a = self.sigma(z)
+            acts.append(a)
+            z = a @ params[f"W{j}"].T
+        return acts
+
+    def preactivations(self, params, X: torch.Tensor) -> list[torch.Tensor]:
+        """[z_1, ..., z_{D-1}], the hidden pre-activations, each of shape (n, m_l)."""
+        zs = [self.preactivation_1(params, X)]
+        for j in range(2, self.depth):
+            zs.append(self.sigma(zs[-1]) @ params[f"W{j}"].T)
+        return zs
+
+    def head(self, layer: int, params, z: torch.Tensor) -> torch.Tensor:
+        """The output f as a function of the hidden pre-activation z_layer (1 <= layer < D)."""
+        for j in range(layer + 1, self.depth + 1):
+            z = self.sigma(z) @ params[f"W{j}"].T
+        return z[..., 0]
+
+    def forward(self, params, X: torch.Tensor) -> torch.Tensor:
+        """f_theta(X), shape (n,)."""
+        return self.head(1, params, self.preactivation_1(params, X))
+
+    __call__ = forward
+
+
+def _layer_order(name: str) -> tuple[int, str]:
+    digits = "".join(ch for ch in name if ch.isdigit())
+    return (int(digits) if digits else 0, name)
+
+
+def architecture(key: str, depth: int = 2) -> MLP:
+    """Architecture from a command-line key: "bias", "nobias", "bias-softplus", "nobias-softplus".
+
+    Raises:
+        ValueError: for an unknown key or a bad depth.
+    """
+    table = {
+        "bias": (True, "relu"),
+        "nobias": (False, "relu"),
+        "bias-softplus": (True, "softplus"),
+        "softplus": (True, "softplus"),
+        "nobias-softplus": (False, "softplus"),
+    }
+    if key not in table:
+        raise ValueError(f"unknown architecture {key!r}; choose one of {sorted(table)}")
+    bias, act = table[key]
+    return MLP(depth=depth, bias=bias, activation=act)
+
+
+@dataclass(frozen=True, eq=False)
+class Network:
+    """An architecture together with concrete parameters (read-only mapping of tensors).
+
+    Args:
+        arch: the architecture.
+        params: mapping of parameter name to array or tensor; converted to ``dtype``.
+        dtype: float64 by default.
+    """
+
+    arch: MLP
+    params: Mapping[str, torch.Tensor]
+    dtype: torch.dtype = torch.float64
+
+    def __post_init__(self) -> None:
+        converted = {}
+        for k, v in self.params.items():
+            if isinstance(v, torch.Tensor):
+                t = v.detach().to(self.dtype).clone()
+            else:
+                arr = np.asarray(v)
+                if not np.issubdtype(arr.dtype, np.number) or np.iscomplexobj(arr):
+                    raise ValueError(f"{k} must hold real numbers, got dtype {arr.dtype}")
+                t = torch.tensor(arr, dtype=self.dtype)
+            converted[k] = t
+        self.arch.check_params(converted)
+        object.__setattr__(self, "params", types.MappingProxyType(converted))
+
+    @property
+    def d(self) -> int:
+        return int(self.params["W1"].shape[1])
+
+    @property
+    def widths(self) -> tuple[int, ...]:
+        return self.arch.check_params(self.params)[1]
+
+    @property
+    def num_params(self) -> int:
+        return int(sum(p.numel() for p in self.params.values()))
+
+    def __call__(self, X) -> torch.Tensor:
+        X = as_tensor(X, self.dtype)
+        return self.arch.forward(dict(self.params), X)
+
+    def param_dict(self) -> dict[str, torch.Tensor]:
+        """A fresh dict of the parameter tensors (for torch.func transforms)."""
+        return dict(self.params)
+
+    def numpy_params(self) -> dict[str, np.ndarray]:
+        return {k: v.cpu().numpy().copy() for k, v in self.params.items()}
+
+    def replace(self, **arrays) -> Network:
+        """A copy with some parameter arrays replaced (handy for breaking a construction)."""
+        params = dict(self.params)
+        params.update(arrays)
+        return Network(self.arch, params, self.dtype)

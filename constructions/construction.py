@@ -1,0 +1,38 @@
+"""The result type shared by every builder of explicit weights."""
+
+from __future__ import annotations
+
+import types
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from constructions.architectures import Network
+
+__all__ = ["Construction"]
+
+
+@dataclass(frozen=True, eq=False)
+class Construction:
+    """Explicit weights built from a formula of the paper.
+
+    Attributes:
+        name: what the weights are, e.g. "memorizing solution".
+        reference: where the formula is printed, e.g. "Theorem 4.1, App. A.3.1".
+        network: architecture and parameters.
+        form: "printed" (the formula exactly as printed) or "corrected" (our verified fix).
+        parameters: the free constants that were chosen (epsilon, r, ...).
+        notes: numbered deviations from the printed formula and why.
+    """
+
+    name: str
+    reference: str
+    network: Network
+    form: str
+    parameters: Mapping[str, Any] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.form not in ("printed", "corrected"):
+            raise ValueError(f"form must be 'printed' or 'corrected', got {self.form!r}")
+        object.__setattr__(self, "parameters", types.MappingProxyType(dict(self.parameters)))

@@ -1,0 +1,45 @@
+"""Sharpness Tr(nabla^2 L), exactly: Lemma 4.1, the Jacobian lower bound, kinks and hypercube error."""
+
+from constructions.tolerance import Tolerance, tolerance_for
+from sharpness.hessian_trace import hessian_diagonal, hessian_trace, one_sided_traces
+from sharpness.hypercube_error import (
+    DEFAULT_MAX_POINTS,
+    EnumerationTooLargeError,
+    HypercubeError,
+    SampledHypercubeError,
+    hypercube_error,
+    sampled_hypercube_error,
+)
+from sharpness.kinks import Kink, KinkReport, NonDifferentiableError, find_kinks
+from sharpness.lemma_4_1 import gradient_sq_norms, lemma41_trace
+from sharpness.loss import mse_loss
+from sharpness.lower_bound import JacobianLowerBound, eq4_residuals, jacobian_lower_bound
+
+__all__ = [
+    # loss and sharpness (Section 2, Lemma 4.1)
+    "mse_loss",
+    "hessian_trace",
+    "hessian_diagonal",
+    "one_sided_traces",
+    "gradient_sq_norms",
+    "lemma41_trace",
+    # lower bound (Eqs. (2)-(3), App. A.3.1)
+    "JacobianLowerBound",
+    "jacobian_lower_bound",
+    "eq4_residuals",
+    # differentiability
+    "Kink",
+    "KinkReport",
+    "NonDifferentiableError",
+    "find_kinks",
+    # generalization over {-1,1}^d
+    "HypercubeError",
+    "SampledHypercubeError",
+    "EnumerationTooLargeError",
+    "DEFAULT_MAX_POINTS",
+    "hypercube_error",
+    "sampled_hypercube_error",
+    # tolerance policy
+    "Tolerance",
+    "tolerance_for",
+]

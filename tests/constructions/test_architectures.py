@@ -1,0 +1,62 @@
+import numpy as np
+import pytest
+import torch
+from torch.func import grad, vmap
+
+from constructions import MLP, Network, architecture, random_network
+
+
+def test_forward_matches_hand_written_numpy():
+    net = random_network(4, [5, 3], seed=1)
+    p = net.numpy_params()
+    X = np.random.default_rng(0).normal(size=(6, 4))
+    h = np.maximum(X @ p["W1"].T + p["b1"], 0)
+    h = np.maximum(h @ p["W2"].T, 0)
+    out = (h @ p["W3"].T)[:, 0]
+    np.testing.assert_allclose(net(torch.tensor(X)).numpy(), out, rtol=1e-14)
+
+
+def test_nobias_and_softplus():
+    net = random_network(3, 4, bias=False, activation="softplus", seed=2)
+    p = net.numpy_params()
+    X = np.random.default_rng(1).normal(size=(5, 3))
+    out = (np.logaddexp(X @ p["W1"].T, 0) @ p["W2"].T)[:, 0]
+    np.testing.assert_allclose(net(torch.tensor(X)).numpy(), out, rtol=1e-14)
+    assert net.arch.name == "2-layer MLP-No-Bias (softplus)"
+
+
+def test_pure_function_works_with_torch_func():
+    net = random_network(3, [4, 4], seed=3)
+    X = torch.randn(5, 3, dtype=torch.float64)
+    g = vmap(grad(lambda p, x: net.arch.forward(p, x[None])[0]), in_dims=(None, 0))(
+        net.param_dict(), X
+    )
+    assert set(g) == {"W1", "b1", "W2", "W3"} and g["W1"].shape == (5, 4, 3)
+
+
+@pytest.mark.parametrize(
+    "params,match",
+    [
+        ({"W1": np.ones((3, 2)), "W2": np.ones((1, 3))}, "missing b1"),
+        ({"W1": np.ones((3, 2)), "b1": np.ones(2), "W2": np.ones((1, 3))}, "b1 must have shape"),
+        ({"W1": np.ones((3, 2)), "b1": np.ones(3), "W2": np.ones((2, 3))}, "W2 must have shape"),
+        (
+            {"W1": np.ones((3, 2)), "b1": np.ones(3), "W2": np.ones((1, 3)), "W9": np.ones(1)},
+            "unexpected W9",
+        ),
+        ({"W1": np.full((3, 2), np.inf), "b1": np.ones(3), "W2": np.ones((1, 3))}, "NaN or inf"),
+    ],
+    ids=["missing", "bias-shape", "out-shape", "extra", "inf"],
+)
+def test_bad_parameters(params, match):
+    with pytest.raises(ValueError, match=match):
+        Network(MLP(), params)
+
+
+def test_architecture_keys():
+    assert architecture("bias", 3).name == "3-layer MLP-Bias"
+    assert architecture("nobias").name == "2-MLP-No-Bias"
+    with pytest.raises(ValueError, match="unknown architecture"):
+        architecture("resnet")
+    with pytest.raises(ValueError, match="depth must be an integer >= 2"):
+        MLP(depth=1)

@@ -1,0 +1,79 @@
+"""Hypothesis strategies that build structure in rather than filter for it.
+
+Every generator returns a set of extreme points by construction:
+
+* random subsets of the hypercube {-1,1}^d (every vertex of a cube is extreme);
+* Gaussian points normalized onto a sphere of random radius (points on a sphere are extreme);
+* a regular polygon, randomly rotated, embedded in a random 2-plane of R^d and translated
+  (Figure 3's picture: data on a circle);
+* points on the moment curve t -> (t, t^2, ..., t^d) (vertices of a cyclic polytope);
+* points on the paraboloid z -> (z, ||z||^2) (all on a strictly convex surface).
+
+Labels are nonzero by construction: a magnitude in [1/4, 4] times a random sign.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import strategies as st
+
+from constructions import Dataset, hypercube_points, random_network
+
+GENERATORS = ("hypercube", "sphere", "polygon", "moment_curve", "paraboloid")
+
+
+def _points(kind: str, d: int, n: int, rng: np.random.Generator) -> np.ndarray:
+    if kind == "hypercube":
+        idx = rng.choice(2**d, size=n, replace=False)
+        return hypercube_points(idx, d).numpy()
+    if kind == "sphere":
+        G = rng.normal(size=(n, d))
+        return rng.uniform(0.5, 3.0) * G / np.linalg.norm(G, axis=1, keepdims=True)
+    if kind == "polygon":
+        angles = rng.uniform(0, 2 * np.pi) + 2 * np.pi * np.arange(n) / n
+        circle = rng.uniform(0.5, 3.0) * np.stack([np.cos(angles), np.sin(angles)], axis=1)
+        Q, _ = np.linalg.qr(rng.normal(size=(d, 2)))
+        return circle @ Q.T + rng.normal(size=d)
+    if kind == "moment_curve":
+        t = np.linspace(-1.2, 1.2, n) + rng.uniform(-0.05, 0.05, size=n) * (2.4 / max(n, 2))
+        return np.stack([t**k for k in range(1, d + 1)], axis=1)
+    if kind == "paraboloid":
+        z = rng.normal(size=(n, d - 1))
+        return np.concatenate([z, np.sum(z * z, axis=1, keepdims=True)], axis=1)
+    raise ValueError(kind)
+
+
+@st.composite
+def extreme_point_sets(draw, max_n: int = 8, min_d: int = 2, max_d: int = 5, kinds=GENERATORS):
+    kind = draw(st.sampled_from(kinds))
+    d = draw(st.integers(min_d, max_d))
+    cap = 2**d if kind == "hypercube" else max_n
+    n = draw(st.integers(1, min(max_n, cap)))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    return _points(kind, d, n, rng)
+
+
+@st.composite
+def nonzero_labels(draw, n: int):
+    mags = draw(st.lists(st.floats(0.25, 4.0), min_size=n, max_size=n))
+    signs = draw(st.lists(st.sampled_from([-1.0, 1.0]), min_size=n, max_size=n))
+    return np.array(mags) * np.array(signs)
+
+
+@st.composite
+def extreme_point_datasets(draw, **kwargs):
+    X = draw(extreme_point_sets(**kwargs))
+    y = draw(nonzero_labels(X.shape[0]))
+    return Dataset(X, y, description="hypothesis")
+
+
+depths = st.integers(2, 4)
+
+
+@st.composite
+def random_networks(draw, d: int, activation: str = "relu", bias=None, max_depth: int = 3):
+    depth = draw(st.integers(2, max_depth))
+    widths = draw(st.lists(st.integers(1, 7), min_size=depth - 1, max_size=depth - 1))
+    use_bias = draw(st.booleans()) if bias is None else bias
+    seed = draw(st.integers(0, 2**31 - 1))
+    return random_network(d, widths, bias=use_bias, activation=activation, seed=seed)

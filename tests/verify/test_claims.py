@@ -1,0 +1,81 @@
+"""Each claim passes over the promised range of d and depth, deterministically."""
+
+import json
+
+import pytest
+
+from constructions import sample_xor
+from verify import CLAIMS, ClaimConfig, run_claim
+
+GRID = [(d, depth) for d in (2, 3, 7, 12) for depth in (2, 3, 4)]
+
+
+@pytest.mark.parametrize("claim", list(CLAIMS))
+@pytest.mark.parametrize("d,depth", GRID, ids=[f"d{d}-D{D}" for d, D in GRID])
+def test_claim_verified(claim, d, depth):
+    run = run_claim(claim, ClaimConfig(d=d, depth=depth, n=min(2**d, 24)))
+    failed = [(c.name, c.detail) for c in run.report.checks if not c.passed]
+    assert run.report.passed, failed
+
+
+@pytest.mark.parametrize("claim", list(CLAIMS))
+def test_same_seed_same_report(claim):
+    a = run_claim(claim, ClaimConfig(d=6, n=12, seed=4)).report.to_json()
+    b = run_claim(claim, ClaimConfig(d=6, n=12, seed=4)).report.to_json()
+    assert a == b
+    c = run_claim(claim, ClaimConfig(d=6, n=12, seed=5)).report.to_dict()
+    assert c["parameters"]["seed"] == 5
+
+
+def test_printed_forms_fail_where_the_paper_is_wrong():
+    assert not run_claim("prop4.2", ClaimConfig(d=5, form="printed")).report.passed
+    assert not run_claim("4.1", ClaimConfig(d=5, n=8, depth=3, form="printed")).report.passed
+    assert run_claim("4.1", ClaimConfig(d=5, n=8, depth=2, form="printed")).report.passed
+
+
+def test_notes_carry_the_evidence():
+    notes = " ".join(run_claim("prop4.2", ClaimConfig(d=10)).report.notes)
+    assert "(d^2+1)^(1/4)" in notes and "ratio" in notes
+    notes = " ".join(run_claim("4.1", ClaimConfig(d=6, n=10, depth=3)).report.notes)
+    assert "diag(1/r_i)" in notes and "Eq. (4)" not in notes
+    notes = " ".join(run_claim("4.1", ClaimConfig(d=6, n=10)).report.notes)
+    assert "sign(y_i)" in notes
+
+
+def test_small_n_for_prop42_uses_width_four():
+    report = run_claim("prop4.2", ClaimConfig(d=4, n=2)).report
+    assert report.passed and report.parameters["width"] == 4
+    assert any("n = 2 < 4" in note for note in report.notes)
+
+
+def test_user_dataset_for_theorem_41():
+    ds = sample_xor(5, 9, 1)
+    report = run_claim("4.1", ClaimConfig(dataset=ds)).report
+    assert report.passed and report.parameters["n"] == 9
+    assert json.loads(report.to_json())["claim"] == "4.1"
+
+
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        ({"d": 1}, "d must be"),
+        ({"d": 3, "n": 9}, "n must be <= 2"),
+        ({"depth": 1}, "depth"),
+        ({"n": 0}, "n must"),
+        ({"form": "x"}, "form"),
+        ({"epsilon": -1.0}, "epsilon"),
+        ({"hypercube_samples": 0}, "hypercube_samples"),
+    ],
+    ids=["d", "n-large", "depth", "n-zero", "form", "epsilon", "samples"],
+)
+def test_config_rejects_bad_values(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        ClaimConfig(**kwargs)
+
+
+def test_props_reject_non_xor_data():
+    from constructions import Dataset
+
+    ds = sample_xor(4, 6, 0)
+    with pytest.raises(ValueError, match="label of point 0"):
+        run_claim("prop4.1", ClaimConfig(dataset=Dataset(ds.X, -ds.y)))

@@ -1,0 +1,332 @@
+"""The verifier's checks. Each takes an :class:`Evaluation` and returns a :class:`CheckResult`.
+
+No expected value is computed by the code it checks: the lower bound comes from the data alone
+(:func:`sharpness.jacobian_lower_bound`), the Lemma 4.1 side from per-example gradients (a
+different autograd path than the Hessian trace), and the hypercube targets from the paper's
+closed forms.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+import torch
+
+from constructions import Dataset, NotExtremePointsError, certify_extreme_points
+from sharpness import (
+    NonDifferentiableError,
+    find_kinks,
+    hessian_trace,
+    hypercube_error,
+    jacobian_lower_bound,
+    lemma41_trace,
+    one_sided_traces,
+    sampled_hypercube_error,
+    tolerance_for,
+)
+from sharpness._rounding import bounded_forward
+from sharpness.hypercube_error import DEFAULT_MAX_POINTS
+from verify.report import CheckResult
+
+__all__ = [
+    "Evaluation",
+    "check_bound_respected",
+    "check_differentiability",
+    "check_extreme_points",
+    "check_hypercube_mse",
+    "check_hypercube_zero_one",
+    "check_interpolation",
+    "check_memorization",
+    "check_trace_bound",
+    "check_trace_identity",
+]
+
+
+class Evaluation:
+    """Quantities of one network on one dataset, each computed at most once.
+
+    Args:
+        net: the network.
+        dataset: the training set.
+        depth: depth used for the lower bound (defaults to the network's).
+        hypercube_samples: if set, the hypercube error is a sampled ESTIMATE of this many points.
+        max_points: the exact-enumeration limit.
+        seed: seed of the sampled estimate.
+    """
+
+    def __init__(
+        self,
+        net,
+        dataset: Dataset,
+        *,
+        hypercube_samples: int | None = None,
+        max_points: int = DEFAULT_MAX_POINTS,
+        seed: int = 0,
+        progress: bool = False,
+    ):
+        self.net = net
+        self.dataset = dataset
+        self.X, self.y = dataset.tensors(net.dtype)
+        self.tol = tolerance_for(net.dtype)
+        self.hypercube_samples = hypercube_samples
+        self.max_points = max_points
+        self.seed = seed
+        self.progress = progress
+
+    @cached_property
+    def outputs(self) -> torch.Tensor:
+        return self.net(self.X).detach()
+
+    @cached_property
+    def kinks(self):
+        return find_kinks(self.net, self.X, self.y)
+
+    @cached_property
+    def trace(self) -> float | None:
+        """Exact Tr(nabla^2 L), or None where the Hessian does not exist."""
+        try:
+            return hessian_trace(self.net, self.X, self.y)
+        except NonDifferentiableError:
+            return None
+
+    @cached_property
+    def one_sided(self) -> tuple[float, float]:
+        return one_sided_traces(self.net, self.X)
+
+    @cached_property
+    def lemma41(self) -> float:
+        return lemma41_trace(self.net, self.X)
+
+    @cached_property
+    def bound(self):
+        return jacobian_lower_bound(
+            self.dataset.X, self.dataset.y, self.net.arch.depth, bias=self.net.arch.bias
+        )
+
+    @cached_property
+    def hypercube(self):
+        if self.hypercube_samples:
+            return sampled_hypercube_error(self.net, self.hypercube_samples, seed=self.seed)
+        return hypercube_error(self.net, max_points=self.max_points, progress=self.progress)
+
+    def undefined_detail(self) -> str:
+        t0, t1 = self.one_sided
+        return (
+            f"Hessian undefined ({self.kinks.summary()}); one-sided traces: "
+            f"{t0:.12g} with relu'(0)=0 (what autograd would silently report), "
+            f"{t1:.12g} with relu'(0)=1"
+        )
+
+
+def check_extreme_points(dataset: Dataset) -> CheckResult:
+    """Definition 4.1 by LP, margins recomputed and certified above their rounding bound."""
+    try:
+        cert = certify_extreme_points(dataset.X)
+    except NotExtremePointsError as exc:
+        return CheckResult(
+            "extreme points (Def. 4.1)",
+            False,
+            f"point {exc.index}",
+            "> 0 margins",
+            "certified",
+            str(exc),
+            kind="certificate",
+        )
+    return CheckResult(
+        "extreme points (Def. 4.1)",
+        True,
+        cert.min_margin,
+        "> 0",
+        "certified",
+        f"min LP margin over {dataset.n} points, each above its float64 rounding bound",
+        kind="certificate",
+    )
+
+
+def check_interpolation(ev: Evaluation) -> CheckResult:
+    """f(x_i) = y_i for every training point, within the tolerance policy."""
+    res = (ev.outputs - ev.y).abs()
+    allowed = ev.tol.atol + ev.tol.rtol * ev.y.abs()
+    bad = torch.nonzero(res > allowed).flatten()
+    worst = int(torch.argmax(res))
+    detail = f"max |f(x_i) - y_i| at point {worst}"
+    if bad.numel():
+        i = int(bad[0])
+        detail = (
+            f"{bad.numel()} of {ev.dataset.n} points not interpolated, e.g. point {i}: "
+            f"f = {float(ev.outputs[i]):.6g}, y = {float(ev.y[i]):.6g}"
+        )
+    return CheckResult(
+        "interpolation", bad.numel() == 0, float(res.max()), 0.0, ev.tol.describe(), detail
+    )
+
+
+def check_memorization(ev: Evaluation) -> CheckResult:
+    """Definition 4.2: at every hidden layer each x_i has a one-hot activation, injectively.
+
+    A unit counts as active when its pre-activation is certainly positive and as zero when it is
+    certainly <= 0 (rounding-error bounds); anything else is a violation.
+    """
+    arch = ev.net.arch
+    if arch.activation != "relu":
+        return CheckResult(
+            "memorization (Def. 4.2)",
+            False,
+            None,
+            0,
+            "exact",
+            "one-hot activations need ReLU units",
+            kind="exact",
+        )
+    bf = bounded_forward(arch, ev.net.param_dict(), ev.X)
+    violations = []
+    for layer, (z, err) in enumerate(zip(bf.preacts, bf.preact_errors, strict=True), start=1):
+        active = z > err
+        zero = z + err <= 0
+        for i in range(z.shape[0]):
+            n_active = int(active[i].sum())
+            if n_active != 1 or int(zero[i].sum()) != z.shape[1] - 1:
+                violations.append(f"layer {layer}, point {i}: {n_active} active unit(s)")
+        owners = torch.argmax(active.to(torch.int8), dim=1)
+        one_hot = active.sum(dim=1) == 1
+        seen: dict[int, int] = {}
+        for i in torch.nonzero(one_hot).flatten().tolist():
+            k = int(owners[i])
+            if k in seen:
+                violations.append(f"layer {layer}: points {seen[k]} and {i} share neuron {k}")
+            seen[k] = i
+    detail = (
+        ""
+        if not violations
+        else "; ".join(violations[:3]) + ("; ..." if len(violations) > 3 else "")
+    )
+    return CheckResult(
+        "memorization (Def. 4.2)",
+        not violations,
+        len(violations),
+        0,
+        "exact",
+        detail or f"one-hot and injective at all {arch.depth - 1} hidden layer(s)",
+        kind="exact",
+    )
+
+
+def check_differentiability(ev: Evaluation) -> CheckResult:
+    """No training point sits on a ReLU kink that makes the Hessian undefined."""
+    fatal = len(ev.kinks.fatal)
+    return CheckResult(
+        "twice differentiable at theta",
+        fatal == 0,
+        fatal,
+        0,
+        "exact",
+        ev.kinks.summary(),
+        kind="exact",
+    )
+
+
+def check_trace_identity(ev: Evaluation) -> CheckResult:
+    """Lemma 4.1: exact Tr(nabla^2 L) equals (2/n) sum ||grad f(x_i)||^2."""
+    name = "Tr(H) = (2/n) sum ||grad f||^2 (Lemma 4.1)"
+    if ev.trace is None:
+        return CheckResult(name, False, None, ev.lemma41, ev.tol.describe(), ev.undefined_detail())
+    ok = ev.tol.close(ev.trace, ev.lemma41)
+    return CheckResult(
+        name,
+        ok,
+        ev.trace,
+        ev.lemma41,
+        ev.tol.describe(),
+        f"exact Hessian trace (autograd) vs per-example gradients; "
+        f"difference {ev.trace - ev.lemma41:.3e}",
+    )
+
+
+def check_trace_bound(ev: Evaluation) -> CheckResult:
+    """Tr(nabla^2 L) equals the lower bound over all interpolators: the flattest-model certificate."""
+    b = ev.bound
+    name = f"Tr(H) = lower bound (D={b.depth})"
+    if ev.trace is None:
+        return CheckResult(name, False, None, b.trace, ev.tol.describe(), ev.undefined_detail())
+    ok = ev.tol.close(ev.trace, b.trace)
+    gap = ev.trace - b.trace
+    if ok:
+        detail = "equality certifies a flattest interpolator"
+    elif gap < 0:
+        detail = f"trace BELOW the bound by {-gap:.3e}: the model does not interpolate, or the bound is wrong"
+    else:
+        detail = (
+            f"trace exceeds the bound by {gap:.6g} (ratio {ev.trace / b.trace:.6g}): not flattest"
+        )
+    return CheckResult(name, ok, ev.trace, b.trace, ev.tol.describe(), detail)
+
+
+def check_bound_respected(ev: Evaluation) -> CheckResult:
+    """Tr(nabla^2 L) >= the lower bound (for any interpolating model)."""
+    b = ev.bound
+    name = "Tr(H) >= lower bound"
+    if ev.trace is None:
+        return CheckResult(name, False, None, b.trace, ev.tol.describe(), ev.undefined_detail())
+    ok = ev.trace >= b.trace - ev.tol.allowed(b.trace)
+    return CheckResult(
+        name,
+        ok,
+        ev.trace,
+        f">= {b.trace:.12g}",
+        ev.tol.describe(),
+        f"ratio trace/bound = {ev.trace / b.trace:.6g}"
+        if b.trace > 0
+        else "bound is 0 (all labels 0)",
+    )
+
+
+def check_hypercube_zero_one(ev: Evaluation, expected_errors: int, label: str) -> CheckResult:
+    """Zero-one error over {-1,1}^d (y f(x) <= 0 is a mistake) against a closed-form count.
+
+    Exact enumeration compares the integer number of mistakes; a sampled estimate passes when the
+    expected fraction lies in its Clopper-Pearson interval.
+    """
+    total = 1 << ev.net.d
+    expected = expected_errors / total
+    name = f"zero-one error on {{-1,1}}^{ev.net.d} ({label})"
+    hc = ev.hypercube
+    if ev.hypercube_samples:
+        ok = hc.ci_low <= expected <= hc.ci_high
+        return CheckResult(
+            name,
+            ok,
+            hc.zero_one,
+            expected,
+            f"{hc.confidence:.0%} CI",
+            f"ESTIMATE from {hc.samples} uniform samples: {hc.errors} mistakes, "
+            f"Clopper-Pearson interval [{hc.ci_low:.4g}, {hc.ci_high:.4g}]; MSE estimate "
+            f"{hc.mse:.6g} (normal-approximation interval [{hc.mse_ci_low:.4g}, {hc.mse_ci_high:.4g}])",
+            kind="estimate",
+        )
+    ok = hc.errors == expected_errors and not hc.undecided
+    detail = (
+        f"{hc.errors} of {hc.total} points have y f(x) <= 0 (expected {expected_errors}); "
+        f"exact count ({hc.exact_rechecks} point(s) re-evaluated in rational arithmetic)"
+    )
+    if hc.undecided:
+        detail += f"; {hc.undecided} point(s) undecidable in float (smooth activation)"
+    return CheckResult(name, ok, hc.zero_one, expected, "exact count", detail, kind="exact")
+
+
+def check_hypercube_mse(ev: Evaluation, expected: float, label: str) -> CheckResult:
+    """E[(f(x) - y)^2] over all of {-1,1}^d against a closed form (float, tolerance policy).
+
+    Exact enumeration only: a sampled MSE has no distribution-free interval (the squared error is
+    unbounded), so in estimate mode the MSE is reported in the zero-one check's detail instead.
+    """
+    if ev.hypercube_samples:
+        raise ValueError(
+            "the MSE check needs exact enumeration; in estimate mode it is reported "
+            "with the zero-one estimate"
+        )
+    hc = ev.hypercube
+    name = f"MSE on {{-1,1}}^{ev.net.d} ({label})"
+    ok = ev.tol.close(hc.mse, expected)
+    return CheckResult(
+        name, ok, hc.mse, expected, ev.tol.describe(), f"mean over all {hc.total} points"
+    )

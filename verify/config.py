@@ -1,0 +1,84 @@
+"""The configuration of one claim run, validated when it is built."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from constructions import Dataset
+from constructions._checks import check_int, check_positive_float
+from sharpness import DEFAULT_MAX_POINTS
+
+__all__ = ["ClaimConfig", "DEFAULT_D", "DEFAULT_N"]
+
+DEFAULT_D = 10
+DEFAULT_N = 100  # the paper's n; capped at 2^d
+
+
+@dataclass(frozen=True, eq=False)
+class ClaimConfig:
+    """Parameters shared by every claim.
+
+    Args:
+        d: input dimension (>= 2); ignored when ``dataset`` is given.
+        n: training-set size, 1 <= n <= 2^d; default min(100, 2^d).
+        depth: number of layers D >= 2.
+        seed: seed of the P_xor sample and of random networks.
+        epsilon: the memorizing construction's epsilon (default: half the smallest margin).
+        form: "corrected" or "printed" (the formula exactly as the paper prints it).
+        dataset: a user dataset, replacing the P_xor sample.
+        hypercube_samples: estimate the hypercube error from this many samples instead.
+        max_points: largest 2^d enumerated exactly.
+        progress: show progress bars for long enumerations.
+
+    Raises:
+        ValueError: naming the first bad value.
+    """
+
+    d: int = DEFAULT_D
+    n: int | None = None
+    depth: int = 2
+    seed: int = 0
+    epsilon: float | None = None
+    form: str = "corrected"
+    dataset: Dataset | None = None
+    hypercube_samples: int | None = None
+    max_points: int = DEFAULT_MAX_POINTS
+    progress: bool = False
+
+    def __post_init__(self) -> None:
+        if self.dataset is not None:
+            object.__setattr__(self, "d", self.dataset.d)
+            object.__setattr__(self, "n", self.dataset.n)
+        d = check_int("d", self.d, minimum=2)
+        object.__setattr__(self, "d", d)
+        n = min(DEFAULT_N, 2**d) if self.n is None else check_int("n", self.n, minimum=1)
+        if self.dataset is None and n > 2**d:
+            raise ValueError(
+                f"n must be <= 2^d = {2**d} (distinct points of {{-1,1}}^{d}), got n={n}"
+            )
+        object.__setattr__(self, "n", n)
+        object.__setattr__(self, "depth", check_int("depth", self.depth, minimum=2))
+        object.__setattr__(self, "seed", check_int("seed", self.seed, minimum=0))
+        if self.epsilon is not None:
+            object.__setattr__(self, "epsilon", check_positive_float("epsilon", self.epsilon))
+        if self.form not in ("corrected", "printed"):
+            raise ValueError(f"form must be 'corrected' or 'printed', got {self.form!r}")
+        if self.hypercube_samples is not None:
+            object.__setattr__(
+                self,
+                "hypercube_samples",
+                check_int("hypercube_samples", self.hypercube_samples, minimum=1),
+            )
+        object.__setattr__(self, "max_points", check_int("max_points", self.max_points, minimum=1))
+
+    def describe(self) -> dict:
+        out = {"d": self.d, "n": self.n, "depth": self.depth, "seed": self.seed, "form": self.form}
+        out["data"] = self.dataset.description if self.dataset is not None else "P_xor sample"
+        if self.hypercube_samples:
+            out["hypercube"] = f"sampled estimate, {self.hypercube_samples} points"
+        return out
+
+    @property
+    def hypercube_is_enumerable(self) -> bool:
+        return self.hypercube_samples is not None or self.d <= math.log2(self.max_points)
