@@ -1,6 +1,6 @@
 """Explicit weights from Wen, Li & Ma (NeurIPS 2023): data, architectures and constructions."""
 
-from constructions.architectures import MLP, Network, architecture
+from constructions.architectures import MLP, Network, SimBN, SimLN, architecture
 from constructions.construction import Construction
 from constructions.dataset import Dataset, dataset_from_arrays, load_dataset
 from constructions.extreme_points import (
@@ -32,6 +32,8 @@ __all__ = [
     "sphere_directions",
     # architectures (Section 2)
     "MLP",
+    "SimLN",
+    "SimBN",
     "Network",
     "architecture",
     # constructions

@@ -25,7 +25,7 @@ import torch
 
 from constructions._checks import as_tensor
 
-__all__ = ["ACTIVATIONS", "MLP", "Network", "architecture"]
+__all__ = ["ACTIVATIONS", "MLP", "Network", "SimBN", "SimLN", "architecture"]
 
 
 def _softplus(z: torch.Tensor) -> torch.Tensor:
@@ -146,9 +146,166 @@ class MLP:
             z = self.sigma(z) @ params[f"W{j}"].T
         return z[..., 0]
 
-    def forward(self, params, X: torch.Tensor) -> torch.Tensor:
-        """f_theta(X), shape (n,)."""
+    #: Examples do not interact: the loss Hessian w.r.t. pre-activations is block-diagonal.
+    couples_examples = False
+
+    def head_separable(self, layer: int) -> bool:
+        """Whether f is a sum of functions of single units of z_layer (true for the last hidden layer)."""
+        return layer == self.depth - 1
+
+    def forward(self, params, X: torch.Tensor, reference=None) -> torch.Tensor:
+        """f_theta(X), shape (n,). ``reference`` is ignored (no batch statistics)."""
         return self.head(1, params, self.preactivation_1(params, X))
+
+    __call__ = forward
+
+
+@dataclass(frozen=True)
+class SimLN:
+    """2-MLP-Sim-LN (Section 2): f(x) = W2 h / max{||h||_2, eps}, h = relu(W1 x + b1).
+
+    eps is a hyperparameter of the architecture, not a parameter. Examples do not interact.
+    """
+
+    eps: float = 1e-3
+
+    depth = 2
+    bias = True
+    activation = "relu"
+    couples_examples = False
+    param_names = ("W1", "b1", "W2")
+
+    def __post_init__(self) -> None:
+        import math
+
+        if not (isinstance(self.eps, int | float) and math.isfinite(self.eps) and self.eps > 0):
+            raise ValueError(f"eps must be a finite number > 0, got {self.eps!r}")
+
+    @property
+    def name(self) -> str:
+        return "2-MLP-Sim-LN"
+
+    @property
+    def key(self) -> str:
+        return "simln"
+
+    @property
+    def sigma(self):
+        return torch.relu
+
+    def check_params(self, params):
+        return MLP(2, True).check_params(params)
+
+    def head_separable(self, layer: int) -> bool:
+        return False
+
+    def normalize(self, h: torch.Tensor) -> torch.Tensor:
+        """h / max{||h||, eps}, row by row."""
+        norm = torch.linalg.vector_norm(h, dim=-1, keepdim=True)
+        return h / torch.clamp(norm, min=self.eps)
+
+    def preactivation_1(self, params, X):
+        return X @ params["W1"].T + params["b1"]
+
+    def preactivations(self, params, X):
+        return [self.preactivation_1(params, X)]
+
+    def layer_inputs(self, params, X):
+        """[x, s] with s = h / max{||h||, eps} the input of the output layer."""
+        return [X, self.normalize(torch.relu(self.preactivation_1(params, X)))]
+
+    def head(self, layer: int, params, z):
+        if layer != 1:
+            raise ValueError("2-MLP-Sim-LN has one hidden layer")
+        return (self.normalize(torch.relu(z)) @ params["W2"].T)[..., 0]
+
+    def forward(self, params, X, reference=None):
+        return self.head(1, params, self.preactivation_1(params, X))
+
+    __call__ = forward
+
+
+@dataclass(frozen=True)
+class SimBN:
+    """2-MLP-Sim-BN (Section 2): simplified BatchNorm without mean subtraction or bias.
+
+    .. math::
+        f(x) = \\sum_j W_2[j]\\, \\gamma[j]\\, h(x)[j] / a[j], \\qquad
+        a[j] = \\Big(\\tfrac1n \\sum_{i=1}^n h(x_i)[j]^2\\Big)^{1/2}, \\qquad h = \\mathrm{relu}(W_1 x + b_1).
+
+    gamma is a vector in R^m (one scale per neuron): Section 2 prints the scalar-looking
+    "gamma x[j]", but the proofs use gamma . W2 and gamma[2i+j+1] (Lemmas A.1-A.3), which need a
+    per-neuron gamma. The statistics a[j] are over the n training points (the ``reference``
+    batch); a test point is normalized with the training statistics. Deviation (1): a neuron that
+    is zero on every training point (a[j] = 0) contributes 0, the limit of its contribution as
+    it is switched off. Examples interact through a, so the loss Hessian is not block-diagonal
+    across examples.
+    """
+
+    bias: bool = True
+
+    depth = 2
+    activation = "relu"
+    couples_examples = True
+
+    @property
+    def param_names(self) -> tuple[str, ...]:
+        return ("W1", "b1", "gamma", "W2") if self.bias else ("W1", "gamma", "W2")
+
+    @property
+    def name(self) -> str:
+        return "2-MLP-Sim-BN" if self.bias else "2-MLP-Sim-BN (no bias)"
+
+    @property
+    def key(self) -> str:
+        return "simbn" if self.bias else "simbn-nobias"
+
+    @property
+    def sigma(self):
+        return torch.relu
+
+    def check_params(self, params):
+        rest = {k: v for k, v in params.items() if k != "gamma"}
+        if "gamma" not in params:
+            raise ValueError(f"parameters for {self.name}: missing gamma")
+        d, widths = MLP(2, self.bias).check_params(rest)
+        if tuple(params["gamma"].shape) != (widths[0],):
+            raise ValueError(
+                f"gamma must have shape ({widths[0]},), got {tuple(params['gamma'].shape)}"
+            )
+        if not torch.all(torch.isfinite(params["gamma"])):
+            raise ValueError("gamma contains NaN or inf")
+        return d, widths
+
+    def head_separable(self, layer: int) -> bool:
+        return False
+
+    def preactivation_1(self, params, X):
+        z = X @ params["W1"].T
+        return z + params["b1"] if self.bias else z
+
+    def preactivations(self, params, X):
+        return [self.preactivation_1(params, X)]
+
+    def statistics(self, params, reference) -> torch.Tensor:
+        """a[j] = sqrt(mean_i relu(W1 x_i + b1)[j]^2) over the reference (training) inputs."""
+        h = torch.relu(self.preactivation_1(params, reference))
+        return torch.sqrt(torch.mean(h * h, dim=0))
+
+    def normalized(self, params, X, reference=None) -> torch.Tensor:
+        """gamma . h(x) / a for each row of X (statistics from ``reference``, default X itself)."""
+        h = torch.relu(self.preactivation_1(params, X))
+        ref_h = h if reference is None else torch.relu(self.preactivation_1(params, reference))
+        a = torch.sqrt(torch.mean(ref_h * ref_h, dim=0))
+        alive = a > 0
+        safe = torch.where(alive, a, torch.ones_like(a))
+        return torch.where(alive, params["gamma"] * h / safe, torch.zeros_like(h))
+
+    def layer_inputs(self, params, X):
+        return [X, self.normalized(params, X)]
+
+    def forward(self, params, X, reference=None):
+        return (self.normalized(params, X, reference) @ params["W2"].T)[..., 0]
 
     __call__ = forward
 
@@ -158,8 +315,9 @@ def _layer_order(name: str) -> tuple[int, str]:
     return (int(digits) if digits else 0, name)
 
 
-def architecture(key: str, depth: int = 2) -> MLP:
-    """Architecture from a command-line key: "bias", "nobias", "bias-softplus", "nobias-softplus".
+def architecture(key: str, depth: int = 2, *, eps: float | None = None):
+    """Architecture from a command-line key: "bias", "nobias", "bias-softplus" (or "softplus"),
+    "nobias-softplus", "simln" (eps: its epsilon) or "simbn".
 
     Raises:
         ValueError: for an unknown key or a bad depth.
@@ -171,8 +329,15 @@ def architecture(key: str, depth: int = 2) -> MLP:
         "softplus": (True, "softplus"),
         "nobias-softplus": (False, "softplus"),
     }
+    special = {"simln": lambda: SimLN(**({} if eps is None else {"eps": eps})), "simbn": SimBN}
+    if key in special:
+        if depth != 2:
+            raise ValueError(f"{key} is a 2-layer architecture, got depth {depth}")
+        return special[key]()
     if key not in table:
-        raise ValueError(f"unknown architecture {key!r}; choose one of {sorted(table)}")
+        raise ValueError(
+            f"unknown architecture {key!r}; choose one of {sorted(table) + sorted(special)}"
+        )
     bias, act = table[key]
     return MLP(depth=depth, bias=bias, activation=act)
 
@@ -187,9 +352,10 @@ class Network:
         dtype: float64 by default.
     """
 
-    arch: MLP
+    arch: MLP | SimLN | SimBN
     params: Mapping[str, torch.Tensor]
     dtype: torch.dtype = torch.float64
+    reference: torch.Tensor | None = None
 
     def __post_init__(self) -> None:
         converted = {}
@@ -204,6 +370,13 @@ class Network:
             converted[k] = t
         self.arch.check_params(converted)
         object.__setattr__(self, "params", types.MappingProxyType(converted))
+        if self.reference is not None:
+            ref = as_tensor(self.reference, self.dtype).detach().clone()
+            if ref.ndim != 2 or ref.shape[1] != converted["W1"].shape[1]:
+                raise ValueError(
+                    f"reference must have shape (n, {converted['W1'].shape[1]}), got {tuple(ref.shape)}"
+                )
+            object.__setattr__(self, "reference", ref)
 
     @property
     def d(self) -> int:
@@ -218,8 +391,9 @@ class Network:
         return int(sum(p.numel() for p in self.params.values()))
 
     def __call__(self, X) -> torch.Tensor:
+        """f(X); architectures with batch statistics normalize with ``reference`` if it is set."""
         X = as_tensor(X, self.dtype)
-        return self.arch.forward(dict(self.params), X)
+        return self.arch.forward(dict(self.params), X, self.reference)
 
     def param_dict(self) -> dict[str, torch.Tensor]:
         """A fresh dict of the parameter tensors (for torch.func transforms)."""
@@ -232,4 +406,4 @@ class Network:
         """A copy with some parameter arrays replaced (handy for breaking a construction)."""
         params = dict(self.params)
         params.update(arrays)
-        return Network(self.arch, params, self.dtype)
+        return Network(self.arch, params, self.dtype, self.reference)

@@ -48,6 +48,8 @@ def bounded_forward(arch, params, X: torch.Tensor) -> BoundedForward:
 
     X is taken as exact (its entries are the inputs).
     """
+    if type(arch).__name__ != "MLP":
+        raise NotImplementedError(f"rounding bounds are implemented for MLPs, not {arch.name}")
     u = unit_roundoff(X.dtype)
     W1 = params["W1"]
     k = W1.shape[1] + (1 if arch.bias else 0)

@@ -88,6 +88,10 @@ def hessian_diagonal(net, X, y, *, check_kinks: bool = True, chunk: int | None =
         NonDifferentiableError: if a training point sits on a fatal ReLU kink.
     """
     X, y = _as_tensors(net, X, y)
+    if net.arch.couples_examples:
+        raise NotImplementedError(
+            f"{net.arch.name} couples examples; its exact trace is not implemented here"
+        )
     if check_kinks:
         report = find_kinks(net, X, y)
         if not report.twice_differentiable:

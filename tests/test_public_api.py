@@ -19,6 +19,8 @@ EXPECTED = {
         "directions_certificate",
         "sphere_directions",
         "MLP",
+        "SimLN",
+        "SimBN",
         "Network",
         "architecture",
         "Construction",

@@ -1,45 +1,58 @@
 """``verify-theorem``: check a claim of Wen, Li & Ma (2023) on concrete weights.
 
+    verify-theorem CLAIM [options]        one claim (see --list)
+    verify-theorem COMMAND [options]      a subcommand from verify/commands (see --list)
+
 Exit codes: 0 every check passed, 1 a check failed, 2 bad usage or bad input (one line on stderr),
-3 an internal error (a bug; one line unless VERIFY_THEOREM_DEBUG is set).
+3 an internal error (a bug; one line unless VERIFY_THEOREM_DEBUG is set), 130 interrupted.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
+import pkgutil
 import sys
 
 from constructions import load_dataset
+from verify import commands as _commands_pkg
 from verify.config import DEFAULT_D, ClaimConfig
 from verify.registry import CLAIMS, get_claim
 from verify.save import save_run
 
-__all__ = ["main"]
+__all__ = ["main", "COMMANDS", "add_claim_arguments", "config_from_args", "UsageError"]
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_BUG, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
 
-class _UsageError(Exception):
-    pass
+class UsageError(Exception):
+    """Bad usage: reported as one line on stderr with exit code 2."""
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str):  # one line, exit 2, no usage dump
-        raise _UsageError(message)
+        raise UsageError(message)
 
 
-def _parser() -> argparse.ArgumentParser:
-    p = _Parser(
-        prog="verify-theorem",
-        description="Verify a claim of 'Sharpness Minimization Algorithms Do Not Only Minimize "
-        "Sharpness To Achieve Better Generalization' on explicit weights.",
-        epilog="Claims: "
-        + ", ".join(CLAIMS)
-        + ". Exit codes: 0 verified, 1 a check failed, 2 bad input.",
-    )
-    p.add_argument("claim", nargs="?", help="claim id (see --list)")
-    p.add_argument("--list", action="store_true", help="list the claim ids and exit")
+def _discover_commands() -> dict[str, object]:
+    found = {}
+    for info in pkgutil.iter_modules(_commands_pkg.__path__):
+        if info.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"{_commands_pkg.__name__}.{info.name}")
+        for name in getattr(module, "NAMES", ()):
+            if name in found or name in CLAIMS:
+                raise RuntimeError(f"command name {name!r} is defined twice")
+            found[name] = module
+    return dict(sorted(found.items(), key=lambda kv: (getattr(kv[1], "ORDER", 1e9), kv[0])))
+
+
+COMMANDS = _discover_commands()
+
+
+def add_claim_arguments(p: argparse.ArgumentParser) -> None:
+    """The options shared by every claim (and by commands that run claims)."""
     p.add_argument(
         "--d", type=int, default=DEFAULT_D, help=f"input dimension (default {DEFAULT_D})"
     )
@@ -79,24 +92,11 @@ def _parser() -> argparse.ArgumentParser:
         help="write dataset.npz, params.npz and report.json into DIR",
     )
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
-    return p
 
 
-def _list() -> str:
-    width = max(len(c) for c in CLAIMS)
-    return "\n".join(f"{c.id.ljust(width)}  {c.title}  [{c.reference}]" for c in CLAIMS.values())
-
-
-def _run(argv) -> int:
-    args = _parser().parse_args(argv)
-    if args.list:
-        print(_list())
-        return EXIT_OK
-    if not args.claim:
-        raise _UsageError("a claim id is required (see verify-theorem --list)")
-    claim = get_claim(args.claim)
+def config_from_args(args) -> ClaimConfig:
     dataset = load_dataset(args.data) if args.data else None
-    config = ClaimConfig(
+    return ClaimConfig(
         d=args.d,
         n=args.n,
         depth=args.depth,
@@ -107,7 +107,52 @@ def _run(argv) -> int:
         hypercube_samples=args.hypercube_samples,
         progress=not args.no_progress and not args.json,
     )
-    run = claim.run(config)
+
+
+def _claim_parser() -> argparse.ArgumentParser:
+    p = _Parser(
+        prog="verify-theorem",
+        description="Verify a claim of 'Sharpness Minimization Algorithms Do Not Only Minimize "
+        "Sharpness To Achieve Better Generalization' on explicit weights.",
+        epilog="Claims: "
+        + ", ".join(CLAIMS)
+        + ". Commands: "
+        + ", ".join(COMMANDS)
+        + ". Exit codes: 0 verified, 1 a check failed, 2 bad input.",
+    )
+    p.add_argument("claim", nargs="?", help="claim id or command (see --list)")
+    p.add_argument("--list", action="store_true", help="list the claim ids and commands, and exit")
+    add_claim_arguments(p)
+    return p
+
+
+def _list() -> str:
+    names = list(CLAIMS) + list(COMMANDS)
+    width = max(len(c) for c in names)
+    lines = ["claims:"]
+    lines += [f"  {c.id.ljust(width)}  {c.title}  [{c.reference}]" for c in CLAIMS.values()]
+    if COMMANDS:
+        lines.append("commands:")
+        lines += [f"  {name.ljust(width)}  {mod.HELP}" for name, mod in COMMANDS.items()]
+    return "\n".join(lines)
+
+
+def _run(argv) -> int:
+    if argv and argv[0] in COMMANDS:
+        module = COMMANDS[argv[0]]
+        p = _Parser(prog=f"verify-theorem {argv[0]}", description=module.HELP)
+        module.add_arguments(p)
+        args = p.parse_args(argv[1:])
+        args.command = argv[0]
+        return int(module.run(args))
+    args = _claim_parser().parse_args(argv)
+    if args.list:
+        print(_list())
+        return EXIT_OK
+    if not args.claim:
+        raise UsageError("a claim id is required (see verify-theorem --list)")
+    claim = get_claim(args.claim)
+    run = claim.run(config_from_args(args))
     if args.save:
         save_run(run, args.save)
     print(run.report.to_json() if args.json else run.report.format_text())
@@ -117,12 +162,12 @@ def _run(argv) -> int:
 def main(argv=None) -> int:
     try:
         code = _run(sys.argv[1:] if argv is None else argv)
-    except (_UsageError, ValueError) as exc:
+    except (UsageError, ValueError) as exc:
         print(f"verify-theorem: error: {exc}", file=sys.stderr)
         code = EXIT_USAGE
     except KeyboardInterrupt:
         print("verify-theorem: interrupted", file=sys.stderr)
-        code = 130
+        code = EXIT_INTERRUPTED
     except Exception as exc:  # a bug, not bad input: one line unless debugging
         if os.environ.get("VERIFY_THEOREM_DEBUG"):
             raise
@@ -131,7 +176,7 @@ def main(argv=None) -> int:
             "rerun with VERIFY_THEOREM_DEBUG=1 for the traceback",
             file=sys.stderr,
         )
-        code = 3
+        code = EXIT_BUG
     sys.stdout.flush()
     return code
 

@@ -1,11 +1,13 @@
-"""The claims ``verify-theorem`` knows, by id."""
+"""The claims ``verify-theorem`` knows, by id, discovered from :mod:`verify.claims`."""
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from verify import lemma_4_1, proposition_4_1, proposition_4_2, theorem_4_1
+from verify import claims as _claims_pkg
 from verify._common import ClaimRun
 from verify.config import ClaimConfig
 
@@ -18,21 +20,33 @@ class Claim:
     title: str
     reference: str
     run: Callable[[ClaimConfig], ClaimRun]
+    order: float = 0.0
 
 
-def _claim(module) -> Claim:
-    return Claim(module.CLAIM, module.TITLE, module.REFERENCE, module.run)
+def _discover() -> dict[str, Claim]:
+    found = []
+    for info in pkgutil.iter_modules(_claims_pkg.__path__):
+        if info.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"{_claims_pkg.__name__}.{info.name}")
+        if hasattr(module, "CLAIM"):
+            found.append(
+                Claim(
+                    module.CLAIM,
+                    module.TITLE,
+                    module.REFERENCE,
+                    module.run,
+                    getattr(module, "ORDER", 1e9),
+                )
+            )
+    found.sort(key=lambda c: (c.order, c.id))
+    ids = [c.id for c in found]
+    if len(set(ids)) != len(ids):
+        raise RuntimeError(f"duplicate claim ids in verify.claims: {ids}")
+    return {c.id: c for c in found}
 
 
-CLAIMS: dict[str, Claim] = {
-    c.id: c
-    for c in (
-        _claim(theorem_4_1),
-        _claim(proposition_4_1),
-        _claim(proposition_4_2),
-        _claim(lemma_4_1),
-    )
-}
+CLAIMS: dict[str, Claim] = _discover()
 
 
 def get_claim(claim_id: str) -> Claim:

@@ -28,6 +28,7 @@ from verify.config import ClaimConfig
 from verify.report import CheckResult, ClaimReport
 
 CLAIM = "prop4.1"
+ORDER = 41
 TITLE = "a memorizing flattest 2-MLP-Bias on P_xor has zero-one error max{1 - n/2^d, 0}"
 REFERENCE = "Proposition 4.1; Sec. 4.1 proof sketch"
 

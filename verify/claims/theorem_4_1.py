@@ -33,6 +33,7 @@ from verify.config import ClaimConfig
 from verify.report import CheckResult, ClaimReport
 
 CLAIM = "4.1"
+ORDER = 40
 TITLE = "a memorizing width-n D-layer MLP-Bias is a flattest interpolator (extreme-point data)"
 REFERENCE = "Theorem 4.1; Def. 4.1-4.2; Sec. 4.1 proof sketch; App. A.3.1"
 

@@ -28,6 +28,7 @@ from verify.config import ClaimConfig
 from verify.report import ClaimReport
 
 CLAIM = "prop4.2"
+ORDER = 42
 TITLE = "a flattest 2-MLP-Bias on P_xor with zero zero-one error (Eq. (5))"
 REFERENCE = "Proposition 4.2; Eq. (5)"
 
@@ -91,7 +92,7 @@ def run(config: ClaimConfig) -> ClaimRun:
         notes.append(
             f"n = {n} < 4: Eq. (5) needs 4 neurons, so the width is 4, not n as stated. "
             "For n <= 2 no width-n 2-MLP-Bias has zero error on P_xor (proof in "
-            "verify/proposition_4_2.py); n = 3 is not settled here."
+            "verify/claims/proposition_4_2.py); n = 3 is not settled here."
         )
     params = config.describe()
     params.update(width=width, r=cons.parameters["r"])

@@ -15,6 +15,7 @@ from verify.config import ClaimConfig
 from verify.report import ClaimReport
 
 CLAIM = "lemma4.1"
+ORDER = 43
 TITLE = "Tr(Hessian of L) = (2/n) sum ||grad f(x_i)||^2 at interpolation; the lower bound holds"
 REFERENCE = "Lemma 4.1; Eqs. (1)-(3); App. A.3.1"
 RANDOM_NETWORKS = 3
