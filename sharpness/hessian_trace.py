@@ -17,7 +17,7 @@ h_{i,a} = d^2 ell_i / d z_{l,i}[a]^2 come from autograd Hessian-vector products 
 function of the pre-activations of layer l. Examples do not interact in these architectures, so
 that Hessian is block-diagonal across examples and one HVP with the tangent "unit vector a in
 every row" yields h_{:, a} for all n examples at once: m_l HVPs per hidden layer, instead of one
-per parameter. For the last hidden layer the head f = W_D sigma(z) is separable in z, so
+per parameter. Where the head is separable in z (the last hidden layer of an MLP, f = W_D sigma(z)),
 h = 2 g^2 + 2 (f - y) (Hessian of f)_aa with the diagonal read off a single HVP along the all-ones
 tangent.
 
@@ -56,7 +56,7 @@ def _preact_hessian_diag(arch, params, layer: int, z: torch.Tensor, y: torch.Ten
     def loss_of_z(zz):
         return torch.sum((arch.head(layer, params, zz) - y) ** 2)
 
-    if layer == arch.depth - 1:
+    if arch.head_separable(layer):
         # Separable head: f_i = sum_a W_D[a] sigma(z_ia).
         g = grad(lambda zz: torch.sum(arch.head(layer, params, zz)))(z)
         resid = (arch.head(layer, params, z) - y).detach()

@@ -21,7 +21,7 @@ from verify.config import DEFAULT_D, ClaimConfig
 from verify.registry import CLAIMS, get_claim
 from verify.save import save_run
 
-__all__ = ["main", "COMMANDS", "add_claim_arguments", "config_from_args", "UsageError"]
+__all__ = ["COMMANDS", "UsageError", "add_claim_arguments", "config_from_args", "main"]
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_BUG, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
@@ -92,6 +92,18 @@ def add_claim_arguments(p: argparse.ArgumentParser) -> None:
         help="write dataset.npz, params.npz and report.json into DIR",
     )
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    p.add_argument(
+        "--ln-epsilon",
+        type=float,
+        default=None,
+        metavar="EPS",
+        help="epsilon of 2-MLP-Sim-LN's max{||h||, eps} (claims about Sim-LN)",
+    )
+    p.add_argument(
+        "--exact",
+        action="store_true",
+        help="prove the claim in exact arithmetic (sympy) instead of floating point",
+    )
 
 
 def config_from_args(args) -> ClaimConfig:
@@ -106,6 +118,8 @@ def config_from_args(args) -> ClaimConfig:
         dataset=dataset,
         hypercube_samples=args.hypercube_samples,
         progress=not args.no_progress and not args.json,
+        ln_epsilon=args.ln_epsilon,
+        exact=args.exact,
     )
 
 
@@ -152,7 +166,13 @@ def _run(argv) -> int:
     if not args.claim:
         raise UsageError("a claim id is required (see verify-theorem --list)")
     claim = get_claim(args.claim)
-    run = claim.run(config_from_args(args))
+    config = config_from_args(args)
+    if config.exact:
+        from verify.exact import get_exact_runner
+
+        run = get_exact_runner(claim.id)(claim.id, config)
+    else:
+        run = claim.run(config)
     if args.save:
         save_run(run, args.save)
     print(run.report.to_json() if args.json else run.report.format_text())

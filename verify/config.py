@@ -30,6 +30,8 @@ class ClaimConfig:
         hypercube_samples: estimate the hypercube error from this many samples instead.
         max_points: largest 2^d enumerated exactly.
         progress: show progress bars for long enumerations.
+        ln_epsilon: epsilon of 2-MLP-Sim-LN (claims about Sim-LN choose a default if None).
+        exact: prove in exact arithmetic (``--exact``) instead of floating point.
 
     Raises:
         ValueError: naming the first bad value.
@@ -45,6 +47,8 @@ class ClaimConfig:
     hypercube_samples: int | None = None
     max_points: int = DEFAULT_MAX_POINTS
     progress: bool = False
+    ln_epsilon: float | None = None
+    exact: bool = False
 
     def __post_init__(self) -> None:
         if self.dataset is not None:
@@ -71,12 +75,19 @@ class ClaimConfig:
                 check_int("hypercube_samples", self.hypercube_samples, minimum=1),
             )
         object.__setattr__(self, "max_points", check_int("max_points", self.max_points, minimum=1))
+        if self.ln_epsilon is not None:
+            object.__setattr__(
+                self, "ln_epsilon", check_positive_float("ln_epsilon", self.ln_epsilon)
+            )
+        object.__setattr__(self, "exact", bool(self.exact))
 
     def describe(self) -> dict:
         out = {"d": self.d, "n": self.n, "depth": self.depth, "seed": self.seed, "form": self.form}
         out["data"] = self.dataset.description if self.dataset is not None else "P_xor sample"
         if self.hypercube_samples:
             out["hypercube"] = f"sampled estimate, {self.hypercube_samples} points"
+        if self.exact:
+            out["arithmetic"] = "exact (sympy)"
         return out
 
     @property

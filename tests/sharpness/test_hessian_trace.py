@@ -46,13 +46,14 @@ def test_general_path_matches_separable_shortcut():
     z2 = net.arch.preactivations(p, X)[1]
     fast = _preact_hessian_diag(net.arch, p, 2, z2, y, chunk=3)
 
-    class Deep:  # same head, but not recognized as the last hidden layer
-        depth = 99
-
-        def head(self, layer, params, zz):  # noqa: E301
+    class NotSeparable:  # same head, but declared non-separable: forces the per-unit HVP path
+        def head(self, layer, params, zz):
             return net.arch.head(2, params, zz)
 
-    slow = _preact_hessian_diag(Deep(), p, 2, z2, y, chunk=2)
+        def head_separable(self, layer):
+            return False
+
+    slow = _preact_hessian_diag(NotSeparable(), p, 2, z2, y, chunk=2)
     torch.testing.assert_close(fast, slow, rtol=1e-12, atol=1e-13)
 
 
