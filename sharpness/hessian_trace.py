@@ -34,9 +34,13 @@ import torch
 from torch.func import grad, jvp, vmap
 
 from constructions._checks import as_tensor
-from sharpness.kinks import NonDifferentiableError, find_kinks
+from sharpness.kinks import NonDifferentiableError, _dispatch, find_kinks
 
 __all__ = ["hessian_diagonal", "hessian_trace", "one_sided_traces"]
+
+#: Architectures whose examples interact (Sim-BN) register their own exact diagonal here:
+#: class name -> "module:function(net, X, y, *, check_kinks) -> dict of diagonals".
+_DIAGONALS = {"SimBN": "sharpness.sim_bn:hessian_diagonal_sim_bn"}
 
 
 def _as_tensors(net, X, y):
@@ -88,10 +92,11 @@ def hessian_diagonal(net, X, y, *, check_kinks: bool = True, chunk: int | None =
         NonDifferentiableError: if a training point sits on a fatal ReLU kink.
     """
     X, y = _as_tensors(net, X, y)
+    special = _dispatch(_DIAGONALS, net.arch, "the exact Hessian diagonal")
+    if special is not None:
+        return special(net, X, y, check_kinks=check_kinks)
     if net.arch.couples_examples:
-        raise NotImplementedError(
-            f"{net.arch.name} couples examples; its exact trace is not implemented here"
-        )
+        raise NotImplementedError(f"{net.arch.name} couples examples; register its exact diagonal")
     if check_kinks:
         report = find_kinks(net, X, y)
         if not report.twice_differentiable:

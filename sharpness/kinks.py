@@ -92,6 +92,27 @@ class KinkReport:
         return "; ".join(parts)
 
 
+#: Architectures with their own kink analysis: class name -> "module:function" (imported lazily).
+_KINK_FINDERS = {
+    "SimLN": "sharpness.sim_ln:find_kinks_sim_ln",
+    "SimBN": "sharpness.sim_bn:find_kinks_sim_bn",
+}
+
+
+def _dispatch(table: dict, arch, what: str):
+    """The function registered for this architecture's class in ``table``, or None."""
+    import importlib
+
+    target = table.get(type(arch).__name__)
+    if target is None:
+        return None
+    module, _, func = target.partition(":")
+    try:
+        return getattr(importlib.import_module(module), func)
+    except (ImportError, AttributeError):
+        raise NotImplementedError(f"{what} for {arch.name} is not implemented yet") from None
+
+
 def find_kinks(net, X, y=None) -> KinkReport:
     """Find and classify every numerically-zero hidden pre-activation at the training points.
 
@@ -101,6 +122,9 @@ def find_kinks(net, X, y=None) -> KinkReport:
         y: training labels; without them a kink that is harmless only at interpolation is fatal.
     """
     arch = net.arch
+    special = _dispatch(_KINK_FINDERS, arch, "kink detection")
+    if special is not None:
+        return special(net, X, y)
     if arch.activation != "relu":
         return KinkReport(())
     X = as_tensor(X, net.dtype)
