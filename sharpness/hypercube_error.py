@@ -9,7 +9,11 @@ by the float64 forward pass when |f_hat(x)| exceeds its rigorous rounding-error 
 as exactly 0, or otherwise by re-evaluating f(x) in exact rational arithmetic (float weights are
 dyadic rationals and x has entries +-1, so ReLU networks are evaluated without any rounding).
 Smooth activations cannot be evaluated exactly; their uncertain points are counted as
-``undecided`` and reported. The MSE is a float64 sum (math.fsum over chunk sums).
+``undecided`` and reported. 2-MLP-Sim-LN divides by max{||h||, eps} > 0, so its sign is that of
+the ReLU MLP W2 relu(W1 x + b1), decided exactly as above. 2-MLP-Sim-BN's output weights
+W2 gamma / a_j involve square roots of the training statistics; they carry error bounds, and
+uncertain points are evaluated from exact rationals with mpmath square roots at high precision.
+The MSE is a float64 sum (math.fsum over chunk sums) of the network's own outputs.
 
 When 2^d is too large to enumerate, :func:`sampled_hypercube_error` gives an *estimate* with a
 Clopper-Pearson confidence interval.
@@ -27,8 +31,9 @@ from scipy import stats
 from tqdm.auto import tqdm
 
 from constructions._checks import check_int
+from constructions.architectures import MLP, Network, SimBN, SimLN
 from constructions.hypercube import hypercube_points, iter_hypercube
-from sharpness._rounding import bounded_forward
+from sharpness._rounding import bounded_forward, unit_roundoff
 
 __all__ = [
     "DEFAULT_MAX_POINTS",
@@ -89,11 +94,9 @@ class SampledHypercubeError:
 
 
 class _ExactEvaluator:
-    """f(x) in rational arithmetic for a ReLU MLP (lazy: only built when needed)."""
+    """f(x) in rational arithmetic for a ReLU MLP (built lazily, only when needed)."""
 
     def __init__(self, net):
-        self.arch = net.arch
-        self.layers = []
         p = net.numpy_params()
         self.W1 = [[Fraction(float(v)) for v in row] for row in p["W1"]]
         self.b1 = [Fraction(float(v)) for v in p["b1"]] if net.arch.bias else None
@@ -102,44 +105,203 @@ class _ExactEvaluator:
             for j in range(2, net.arch.depth + 1)
         ]
 
-    def __call__(self, x: np.ndarray) -> Fraction:
+    def hidden_1(self, x) -> list[Fraction]:
+        """relu(W1 x + b1) exactly, for x with entries +-1."""
         xs = [int(v) for v in x]
-        z = []
+        out = []
         for k, row in enumerate(self.W1):
             s = sum((w if xi > 0 else -w) for w, xi in zip(row, xs, strict=True))
-            z.append(s + self.b1[k] if self.b1 is not None else s)
+            if self.b1 is not None:
+                s += self.b1[k]
+            out.append(s if s > 0 else Fraction(0))
+        return out
+
+    def __call__(self, x) -> Fraction:
+        a = self.hidden_1(x)
+        z = a
         for W in self.Ws:
-            a = [v if v > 0 else Fraction(0) for v in z]
             z = [sum(w * ai for w, ai in zip(row, a, strict=True) if ai) for row in W]
+            a = [v if v > 0 else Fraction(0) for v in z]
         return z[0]
 
 
-def _classify(net, X: torch.Tensor, y: torch.Tensor, exact: _ExactEvaluator | None):
-    """Return (mistakes, exact_rechecks, undecided, sum of squared errors) for one chunk."""
-    arch = net.arch
-    bf = bounded_forward(arch, net.param_dict(), X)
-    f, e = bf.output, bf.output_error
-    sse = float(torch.sum((f - y) ** 2))
-    sure = f.abs() > e
-    mistakes = int(torch.sum(sure & (torch.sign(f) != y)))
-    unsure = ~sure
-    if not bool(torch.any(unsure)):
-        return mistakes, 0, 0, sse
-    if arch.activation == "relu":
+class _MLPDecider:
+    """Exact sign decisions for a ReLU MLP (or a softplus one, with undecided points)."""
+
+    def __init__(self, net):
+        self.net = net
+        self._exact = None
+
+    def mistakes(self, X: torch.Tensor, y: torch.Tensor) -> tuple[int, int, int]:
+        arch = self.net.arch
+        bf = bounded_forward(arch, self.net.param_dict(), X)
+        f, e = bf.output, bf.output_error
+        sure = f.abs() > e
+        mistakes = int(torch.sum(sure & (torch.sign(f) != y)))
+        unsure = ~sure
+        if not bool(torch.any(unsure)):
+            return mistakes, 0, 0
+        if arch.activation != "relu":
+            return mistakes + int(torch.sum(unsure & (f * y <= 0))), 0, int(torch.sum(unsure))
         zl, el = bf.preacts[-1], bf.preact_errors[-1]
         exactly_zero = unsure & torch.all(zl + el <= 0, dim=1)
         mistakes += int(torch.sum(exactly_zero))  # f(x) = 0 exactly: y f(x) = 0 <= 0
         rest = torch.nonzero(unsure & ~exactly_zero).flatten().tolist()
-        if rest and exact is None:
-            exact = _ExactEvaluator(net)
+        if rest and self._exact is None:
+            self._exact = _ExactEvaluator(self.net)
         for i in rest:
-            fx = exact(X[i].cpu().numpy())
-            if fx * int(y[i]) <= 0:
+            if self._exact(X[i].cpu().numpy()) * int(y[i]) <= 0:
                 mistakes += 1
-        return mistakes, len(rest), 0, sse
-    undecided = int(torch.sum(unsure))
-    mistakes += int(torch.sum(unsure & (f * y <= 0)))
-    return mistakes, 0, undecided, sse
+        return mistakes, len(rest), 0
+
+
+class _SimBNDecider:
+    """Exact sign decisions for 2-MLP-Sim-BN, f(x) = sum_j c_j relu(z_j(x)), c_j = W2_j gamma_j / a_j.
+
+    a_j = sqrt(q_j) with q_j = mean over the training inputs (``net.reference``) of relu(z_j)^2.
+    Float values carry rigorous error bounds (also through q_j, sqrt and the division); where
+    they cannot decide, f(x) is evaluated from exact rationals (W, b, x, q_j) with square roots in
+    mpmath at 80 and then 400 significant digits; a point still undecided there is reported.
+    """
+
+    def __init__(self, net):
+        if net.reference is None:
+            raise ValueError("a 2-MLP-Sim-BN needs its training inputs: Network(..., reference=X)")
+        self.net = net
+        arch = net.arch
+        p = net.param_dict()
+        self.mlp = MLP(2, bias=arch.bias)
+        self.first = {k: p[k] for k in ("W1", "b1") if k in p}
+        self.first["W2"] = p["W2"]  # placeholder output layer for bounded_forward
+        ref = net.reference.to(net.dtype)
+        bf = bounded_forward(self.mlp, self.first, ref)
+        z, e = bf.preacts[0], bf.preact_errors[0]
+        h = torch.relu(z)
+        eh = torch.where(z + e <= 0, torch.zeros_like(e), e)
+        n = ref.shape[0]
+        u = unit_roundoff(net.dtype)
+        q = torch.mean(h * h, dim=0)
+        # |h_hat^2 - h^2| <= (2|h_hat| + e) e, plus rounding of squares, sum and division.
+        eq = torch.mean((2 * h + eh) * eh, dim=0) + (n + 3) * u / (1 - (n + 3) * u) * q
+        self.alive = q > 0
+        self.certain = (q - eq > 0) | ((q == 0) & (eq == 0))
+        a = torch.sqrt(q)
+        lo = torch.sqrt(torch.clamp(q - eq, min=0.0))
+        ea = eq / torch.clamp(a + lo, min=float(torch.finfo(net.dtype).tiny)) + 2 * u * a
+        w = (p["W2"][0] * p["gamma"]).to(net.dtype)
+        safe_a = torch.where(self.alive, a, torch.ones_like(a))
+        self.c = torch.where(self.alive, w / safe_a, torch.zeros_like(a))
+        # |c_hat - c| <= |w| (ea / (a (a - ea))) + 2u |c_hat|  (valid where a > ea)
+        margin = torch.clamp(safe_a - ea, min=float(torch.finfo(net.dtype).tiny))
+        self.ec = torch.where(self.alive, w.abs() * ea / (safe_a * margin), torch.zeros_like(a))
+        self.ec = self.ec + 2 * u * self.c.abs()
+        self._exact = None
+
+    def mistakes(self, X: torch.Tensor, y: torch.Tensor) -> tuple[int, int, int]:
+        bf = bounded_forward(self.mlp, self.first, X)
+        z, e = bf.preacts[0], bf.preact_errors[0]
+        h = torch.relu(z)
+        eh = torch.where(z + e <= 0, torch.zeros_like(e), e)
+        f = h @ self.c
+        m = h.shape[1]
+        u = unit_roundoff(X.dtype)
+        err = (eh @ self.c.abs()) + (h @ self.ec) + (eh @ self.ec)
+        err = err + m * u / (1 - m * u) * (h @ self.c.abs())
+        possibly_active = z + e > 0
+        uncertain_stats = torch.any(possibly_active & ~self.certain, dim=1)
+        sure = (f.abs() > err) & ~uncertain_stats
+        mistakes = int(torch.sum(sure & (torch.sign(f) != y)))
+        all_off = ~torch.any(possibly_active, dim=1)
+        mistakes += int(torch.sum(~sure & all_off))  # f = 0 exactly
+        rest = torch.nonzero(~sure & ~all_off).flatten().tolist()
+        undecided = 0
+        for i in rest:
+            sign = self._exact_sign(X[i].cpu().numpy())
+            if sign is None:
+                undecided += 1
+                mistakes += int(float(f[i]) * float(y[i]) <= 0)
+            elif sign * int(y[i]) <= 0:
+                mistakes += 1
+        return mistakes, len(rest), undecided
+
+    def _exact_sign(self, x) -> int | None:
+        import mpmath
+
+        if self._exact is None:
+            ev = _ExactEvaluator(Network(self.mlp, {k: v for k, v in self.first.items()}))
+            ref = self.net.reference.cpu().numpy()
+            n = ref.shape[0]
+            q = [Fraction(0)] * len(ev.W1)
+            for r in ref:
+                hr = _hidden_rational(ev, r)
+                q = [qj + hj * hj for qj, hj in zip(q, hr, strict=True)]
+            p = self.net.numpy_params()
+            w = [
+                Fraction(float(a)) * Fraction(float(g))
+                for a, g in zip(p["W2"][0], p["gamma"], strict=True)
+            ]
+            self._exact = (ev, [qj / n for qj in q], w)
+        ev, q, w = self._exact
+        h = ev.hidden_1(x)
+        # Terms with equal q_j share one square root: combine them exactly first (this catches
+        # exact cancellations such as duplicated neurons with opposite output weights).
+        groups: dict[Fraction, Fraction] = {}
+        for wj, hj, qj in zip(w, h, q, strict=True):
+            if hj and qj and wj:
+                groups[qj] = groups.get(qj, Fraction(0)) + wj * hj
+        terms = [(coef, qj) for qj, coef in groups.items() if coef]
+        if not terms:
+            return 0
+        for digits in (80, 400):
+            with mpmath.workdps(digits):
+                total = mpmath.mpf(0)
+                scale = mpmath.mpf(0)
+                for coef, qj in terms:
+                    t = (
+                        mpmath.mpf(coef.numerator)
+                        / coef.denominator
+                        / mpmath.sqrt(mpmath.mpf(qj.numerator) / qj.denominator)
+                    )
+                    total += t
+                    scale += abs(t)
+                if abs(total) > scale * mpmath.mpf(10) ** (-(digits - 20)):
+                    return 1 if total > 0 else -1
+        return None
+
+
+def _hidden_rational(ev: _ExactEvaluator, x) -> list[Fraction]:
+    """relu(W1 x + b1) for arbitrary float x (exact rationals)."""
+    xs = [Fraction(float(v)) for v in x]
+    out = []
+    for k, row in enumerate(ev.W1):
+        s = sum(w * xi for w, xi in zip(row, xs, strict=True))
+        if ev.b1 is not None:
+            s += ev.b1[k]
+        out.append(s if s > 0 else Fraction(0))
+    return out
+
+
+def _decider(net):
+    """Sign decisions for y f(x) <= 0, exact for every architecture of Section 2."""
+    arch = net.arch
+    if isinstance(arch, MLP):
+        return _MLPDecider(net)
+    if isinstance(arch, SimLN):
+        # f = W2 h / max(||h||, eps) and the denominator is > 0: sign f = sign(W2 relu(W1 x + b1)).
+        p = net.param_dict()
+        return _MLPDecider(
+            Network(MLP(2, bias=True), {k: p[k] for k in ("W1", "b1", "W2")}, net.dtype)
+        )
+    if isinstance(arch, SimBN):
+        return _SimBNDecider(net)
+    raise ValueError(f"no hypercube evaluation for {arch!r}")
+
+
+def _classify(net, decider, X: torch.Tensor, y: torch.Tensor):
+    """Return (mistakes, exact_rechecks, undecided, sum of squared errors) for one chunk."""
+    mistakes, rechecks, undecided = decider.mistakes(X, y)
+    sse = float(torch.sum((net(X) - y) ** 2))
+    return mistakes, rechecks, undecided, sse
 
 
 def hypercube_error(
@@ -162,7 +324,7 @@ def hypercube_error(
     total = 1 << d
     mistakes = rechecks = undecided = 0
     sses = []
-    exact = None
+    decider = _decider(net)
     bar = tqdm(
         total=total,
         desc=f"hypercube 2^{d}",
@@ -175,7 +337,7 @@ def hypercube_error(
     try:
         for _, Xc in iter_hypercube(d, chunk_size, dtype=net.dtype):
             yc = Xc[:, 0] * Xc[:, 1]
-            m, r, u, sse = _classify(net, Xc, yc, exact)
+            m, r, u, sse = _classify(net, decider, Xc, yc)
             mistakes, rechecks, undecided = mistakes + m, rechecks + r, undecided + u
             sses.append(sse)
             bar.update(Xc.shape[0])
@@ -203,6 +365,7 @@ def sampled_hypercube_error(
     mistakes = 0
     sq_sum = sq_sq_sum = 0.0
     done = 0
+    decider = _decider(net)
     while done < samples:
         c = min(chunk_size, samples - done)
         if d <= 62:
@@ -210,7 +373,7 @@ def sampled_hypercube_error(
         else:
             X = torch.as_tensor(1.0 - 2.0 * rng.integers(0, 2, size=(c, d)), dtype=net.dtype)
         y = X[:, 0] * X[:, 1]
-        m, _, _, _ = _classify(net, X, y, None)
+        m, _, _ = decider.mistakes(X, y)
         mistakes += m
         sq = (net(X) - y) ** 2
         sq_sum += float(sq.sum())

@@ -88,3 +88,41 @@ def test_sampled_interval_covers_truth_at_nominal_rate():
     assert 0.85 <= rate <= 0.99
     assert torch.tensor([c.zero_one for c in cover]).mean() == pytest.approx(0.75, abs=0.02)
     assert hypercube_error(net, progress=False).zero_one == 0.75
+
+
+@given(st.integers(0, 10_000), st.sampled_from(["simln", "simbn"]))
+def test_normalized_architectures_match_naive_enumeration(seed, kind):
+    from constructions import SimBN, SimLN
+
+    g = torch.Generator().manual_seed(seed)
+    d, m = 5, 4
+    p = {
+        "W1": torch.randn(m, d, generator=g, dtype=torch.float64),
+        "b1": torch.randn(m, generator=g, dtype=torch.float64),
+        "W2": torch.randn(1, m, generator=g, dtype=torch.float64),
+    }
+    if kind == "simln":
+        net = Network(SimLN(eps=0.3), p)
+    else:
+        p["gamma"] = torch.randn(m, generator=g, dtype=torch.float64)
+        net = Network(SimBN(), p, reference=torch.tensor(sample_xor(d, 7, seed % 50).X))
+    hc = hypercube_error(net, progress=False)
+    errors, mse = naive_hypercube_error(net)
+    assert hc.errors == errors and hc.undecided == 0
+    assert hc.mse == pytest.approx(mse, rel=1e-12, abs=1e-15)
+
+
+def test_sim_bn_exact_cancellation_is_zero_and_needs_reference():
+    from constructions import SimBN
+
+    p = {
+        "W1": np.array([[1.0, 1, 0], [1.0, 1, 0]]),
+        "b1": np.zeros(2),
+        "gamma": np.ones(2),
+        "W2": np.array([[1.0, -1.0]]),
+    }
+    net = Network(SimBN(), p, reference=sample_xor(3, 5, 0).X)
+    hc = hypercube_error(net, progress=False)
+    assert hc.errors == 8 and hc.undecided == 0  # f = 0 exactly everywhere
+    with pytest.raises(ValueError, match="reference"):
+        hypercube_error(Network(SimBN(), p), progress=False)
