@@ -13,8 +13,9 @@ __all__ = ["CheckResult", "ClaimReport", "KINDS"]
 
 #: float: compared under the tolerance policy; exact: integers, patterns or signs compared with ==;
 #: certificate: a certified inequality (e.g. an LP margin above its rounding-error bound);
-#: estimate: a sampled estimate, passing when the expected value lies in its confidence interval.
-KINDS = ("float", "exact", "certificate", "estimate")
+#: estimate: a sampled estimate, passing when the expected value lies in its confidence interval;
+#: symbolic: proven in exact arithmetic (sympy) -- equality of simplified expressions, no tolerance.
+KINDS = ("float", "exact", "certificate", "estimate", "symbolic")
 
 
 def _jsonable(v):
@@ -103,6 +104,8 @@ class ClaimReport:
             status = "PASS" if c.passed else "FAIL"
             if c.kind == "estimate":
                 status += " (estimate)"
+            elif c.kind == "symbolic":
+                status += " (proof)"
             rows.append((c.name, _fmt(c.value), _fmt(c.expected), c.tolerance, status))
         widths = [max(len(r[i]) for r in rows) for i in range(5)]
         lines.append("")
