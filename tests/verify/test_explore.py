@@ -1,0 +1,65 @@
+"""The notebook helpers compute what they claim (checked against independent facts)."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np
+import pytest
+
+from constructions import certify_extreme_points
+from verify.explore import (
+    activation_regions,
+    circle_dataset,
+    eq5_sharpness_curve,
+    hypercube_error_table,
+)
+from verify.plotting import plot_activation_regions, plot_error_table, plot_sharpness_curve
+
+
+def test_regions_shrink_with_epsilon_and_f_vanishes_outside():
+    ds = circle_dataset(7, radius=2.0, seed=1)
+    certify_extreme_points(ds.X)
+    small = activation_regions(ds, epsilon=0.05, grid=121)
+    large = activation_regions(ds, grid=121)
+    covered = lambda reg: np.mean(reg.owner != -1)  # noqa: E731
+    assert covered(small) < covered(large)
+    assert np.all(small.output[small.owner == -1] == 0.0)  # no active neuron: f = 0 exactly
+    # the regions are half-planes: near each data point only its own neuron is active
+    for i, x in enumerate(ds.X):
+        gi = np.argmin(np.abs(small.xs - 0.995 * x[0]))
+        gj = np.argmin(np.abs(small.ys - 0.995 * x[1]))
+        assert small.owner[gj, gi] in (i, -1)
+
+
+def test_sharpness_curve_minimum_and_bound():
+    c = eq5_sharpness_curve(6, rs=[1.0, 7**0.25, 37**0.25])
+    np.testing.assert_allclose(c.measured, c.closed_form, rtol=1e-12)
+    assert c.measured[1] == pytest.approx(c.bound, rel=1e-12)
+    assert c.measured[2] > c.bound
+
+
+def test_error_table_matches_formula():
+    t = hypercube_error_table([3, 5], [1, 4, 8])
+    for row in t.rows:
+        assert row["memorizing"] == row["formula"] and row["four_neuron"] == 0.0
+
+
+def test_plots_draw(tmp_path):
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 3)
+    plot_activation_regions(axes[0], activation_regions(circle_dataset(5), grid=30))
+    plot_sharpness_curve(axes[1], eq5_sharpness_curve(3, rs=[1.0, 2.0]))
+    plot_error_table(axes[2], hypercube_error_table([3], [2, 4]))
+    fig.savefig(tmp_path / "x.png")
+    plt.close(fig)
+
+
+def test_argument_checks():
+    with pytest.raises(ValueError, match="d = 2"):
+        from constructions import sample_xor
+
+        activation_regions(sample_xor(3, 4, 0))
+    with pytest.raises(ValueError, match="n must"):
+        circle_dataset(0)
