@@ -77,3 +77,36 @@ def random_networks(draw, d: int, activation: str = "relu", bias=None, max_depth
     use_bias = draw(st.booleans()) if bias is None else bias
     seed = draw(st.integers(0, 2**31 - 1))
     return random_network(d, widths, bias=use_bias, activation=activation, seed=seed)
+
+
+# --- 2-MLP-Sim-LN (Theorem 5.1, Props. 5.1-5.2) -----------------------------------------------
+
+#: eps as a multiple of a point's c = ||x'|| |y|: below, at and above the regime boundaries
+#: eps = c (the printed case split) and eps = 2c (the flattest one).
+LN_EPS_FACTORS = (0.3, 0.75, 1.0, 1.5, 2.0, 3.0)
+
+
+@st.composite
+def sim_ln_epsilons(draw, c):
+    """eps = factor * c_j for a random point j: lands in every regime of App. A.4.1 by design."""
+    c = np.asarray(c)
+    j = draw(st.integers(0, c.shape[0] - 1))
+    return float(draw(st.sampled_from(LN_EPS_FACTORS)) * c[j])
+
+
+@st.composite
+def sim_ln_networks(draw, d: int, max_width: int = 6):
+    """A Gaussian 2-MLP-Sim-LN whose scale is drawn relative to its eps, so that the activation
+    norms ||h(x)|| fall below eps (linear regime), above it (normalized) or both."""
+    from constructions import Network, SimLN
+
+    width = draw(st.integers(1, max_width))
+    eps = draw(st.sampled_from([0.05, 0.5, 2.0]))
+    scale = draw(st.sampled_from([0.1, 0.5, 1.0, 4.0])) * eps
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    params = {
+        "W1": scale * rng.normal(size=(width, d)) / np.sqrt(d),
+        "b1": scale * rng.normal(size=width),
+        "W2": rng.normal(size=(1, width)),
+    }
+    return Network(SimLN(eps), params)
