@@ -14,6 +14,11 @@ from constructions.four_neuron import flattest_r, four_neuron_solution, printed_
 from constructions.hypercube import hypercube_points, iter_hypercube, sample_xor, xor_labels
 from constructions.memorizing import memorizing_scalings, memorizing_solution
 from constructions.random_networks import random_network, self_labelled
+from constructions.sim_ln import (
+    sim_ln_four_neuron_solution,
+    sim_ln_memorizing_solution,
+    sim_ln_xor_memorizing_solution,
+)
 
 __all__ = [
     # data (Section 2)
@@ -43,6 +48,10 @@ __all__ = [
     "four_neuron_solution",
     "printed_r",
     "flattest_r",
+    # 2-MLP-Sim-LN (Theorem 5.1, Propositions 5.1-5.2)
+    "sim_ln_memorizing_solution",
+    "sim_ln_xor_memorizing_solution",
+    "sim_ln_four_neuron_solution",
     # random interpolators
     "random_network",
     "self_labelled",

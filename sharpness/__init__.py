@@ -14,6 +14,13 @@ from sharpness.kinks import Kink, KinkReport, NonDifferentiableError, find_kinks
 from sharpness.lemma_4_1 import gradient_sq_norms, lemma41_trace
 from sharpness.loss import mse_loss
 from sharpness.lower_bound import JacobianLowerBound, eq4_residuals, jacobian_lower_bound
+from sharpness.sim_ln import (
+    EpsilonRange,
+    SimLNLowerBound,
+    memorizing_epsilon_range,
+    sim_ln_lower_bound,
+    xor_epsilon_range,
+)
 
 __all__ = [
     # loss and sharpness (Section 2, Lemma 4.1)
@@ -27,6 +34,12 @@ __all__ = [
     "JacobianLowerBound",
     "jacobian_lower_bound",
     "eq4_residuals",
+    # 2-MLP-Sim-LN (Lemma A.12, "eps sufficiently small")
+    "SimLNLowerBound",
+    "sim_ln_lower_bound",
+    "EpsilonRange",
+    "memorizing_epsilon_range",
+    "xor_epsilon_range",
     # differentiability
     "Kink",
     "KinkReport",

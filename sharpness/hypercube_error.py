@@ -15,7 +15,13 @@ W2 gamma / a_j involve square roots of the training statistics; they carry error
 uncertain points are evaluated from exact rationals with mpmath square roots at high precision.
 The MSE is a float64 sum (math.fsum over chunk sums) of the network's own outputs.
 
-When 2^d is too large to enumerate, :func:`sampled_hypercube_error` gives an *estimate* with a
+Speed and scale. :func:`hypercube_error` first prunes sub-cubes on which the network is provably
+0 or affine with a certain sign (:mod:`sharpness.subcube`, exact for the paper's constructions at
+any d) and enumerates what is left with first-layer tables and a compiled kernel
+(:mod:`sharpness.hypercube_fast`, 2^30 points of a width-100 network in seconds); every sign
+decision there follows the rules above. The classes below decide single points and serve both.
+
+When too many points are left to enumerate, :func:`sampled_hypercube_error` gives an *estimate* with a
 Clopper-Pearson confidence interval.
 """
 
@@ -32,7 +38,7 @@ from tqdm.auto import tqdm
 
 from constructions._checks import check_int
 from constructions.architectures import MLP, Network, SimBN, SimLN
-from constructions.hypercube import hypercube_points, iter_hypercube
+from constructions.hypercube import hypercube_points
 from sharpness._rounding import bounded_forward, unit_roundoff
 
 __all__ = [
@@ -44,25 +50,37 @@ __all__ = [
     "sampled_hypercube_error",
 ]
 
-DEFAULT_MAX_POINTS = 1 << 24
+#: Most points enumerated one by one: 2^32 takes about half a minute at width 100 with the
+#: compiled kernel (BENCHMARKS.md); pruned sub-cubes do not count.
+DEFAULT_MAX_POINTS = 1 << 32
+DEFAULT_MAX_OPEN = 1 << 14
 _SAMPLING_STREAM = 0x48C0BE
 
 
 class EnumerationTooLargeError(ValueError):
     """2^d points are more than the enumeration limit."""
 
-    def __init__(self, d: int, limit: int):
-        self.d, self.limit = d, limit
+    def __init__(self, d: int, limit: int, needed: int | None = None):
+        self.d, self.limit, self.needed = d, limit, needed
+        what = (
+            f"needs 2^{d} = {2**d:.3g} points"
+            if needed is None
+            else f"leaves {needed:.3g} points to enumerate after sub-cube pruning"
+        )
         super().__init__(
-            f"exact evaluation over {{-1,1}}^{d} needs 2^{d} = {2**d:.3g} points, above the limit "
-            f"of {limit:.3g} for this machine; ask for a sampled estimate with a confidence "
-            f"interval instead (--hypercube-samples N)"
+            f"exact evaluation over {{-1,1}}^{d} {what}, above the limit of {limit:.3g} for "
+            f"this machine; ask for a sampled estimate with a confidence interval instead "
+            f"(--hypercube-samples N)"
         )
 
 
 @dataclass(frozen=True)
 class HypercubeError:
-    """Exact zero-one error count and MSE over all 2^d points."""
+    """Exact zero-one error count and MSE over all 2^d points.
+
+    ``method`` says how: "enumeration", "sub-cube pruning" or both; ``evaluated`` is the number of
+    points evaluated one by one (the rest were counted by sub-cube in closed form).
+    """
 
     d: int
     total: int
@@ -70,6 +88,8 @@ class HypercubeError:
     mse: float
     exact_rechecks: int
     undecided: int
+    method: str = "enumeration"
+    evaluated: int | None = None
 
     @property
     def zero_one(self) -> float:
@@ -297,34 +317,48 @@ def _decider(net):
     raise ValueError(f"no hypercube evaluation for {arch!r}")
 
 
-def _classify(net, decider, X: torch.Tensor, y: torch.Tensor):
-    """Return (mistakes, exact_rechecks, undecided, sum of squared errors) for one chunk."""
-    mistakes, rechecks, undecided = decider.mistakes(X, y)
-    sse = float(torch.sum((net(X) - y) ** 2))
-    return mistakes, rechecks, undecided, sse
-
-
 def hypercube_error(
     net,
     *,
-    chunk_size: int = 1 << 14,
+    chunk_size: int = 1 << 18,
     max_points: int = DEFAULT_MAX_POINTS,
     progress: bool = True,
+    device=None,
+    backend: str = "auto",
+    prune: bool = True,
 ) -> HypercubeError:
     """Exact zero-one error and MSE of ``net`` over all of {-1,1}^d, labels y = x[1] x[2].
 
+    Sub-cubes on which the network is provably 0 or affine with a certain sign are counted in
+    closed form (:mod:`sharpness.subcube`); the rest is enumerated point by point with exact
+    sign decisions (:mod:`sharpness.hypercube_fast`). The paper's constructions need no
+    enumeration at all, for any d; a general width-100 network at d = 30 is enumerated in
+    seconds (see BENCHMARKS.md).
+
+    Args:
+        net: the network (MLP of any depth, ReLU or softplus; 2-MLP-Sim-LN; 2-MLP-Sim-BN with
+            its ``reference`` training inputs).
+        chunk_size: points per block of the plain-torch enumeration (memory only).
+        max_points: most points that may be enumerated one by one after pruning.
+        progress: show a progress bar (after one second).
+        device: "cpu" (default) or "cuda" for the enumeration kernels.
+        backend: "auto", "compiled" or "eager" (see :class:`~sharpness.hypercube_fast.CubeEnumerator`).
+        prune: use sub-cube pruning (default); False enumerates every point.
+
     Raises:
-        EnumerationTooLargeError: if 2^d > max_points.
+        EnumerationTooLargeError: if more than ``max_points`` points are left to enumerate
+            (raised before any of them is evaluated).
     """
+    from sharpness.subcube import branch_and_bound
+
     d = net.d
     if d < 2:
         raise ValueError(f"P_xor needs d >= 2, got d={d}")
-    if d > 62 or (1 << d) > max_points:
+    max_points = check_int("max_points", max_points, minimum=1)
+    chunk_size = check_int("chunk_size", chunk_size, minimum=1)
+    if not prune and (d > 62 or (1 << d) > max_points):
         raise EnumerationTooLargeError(d, max_points)
     total = 1 << d
-    mistakes = rechecks = undecided = 0
-    sses = []
-    decider = _decider(net)
     bar = tqdm(
         total=total,
         desc=f"hypercube 2^{d}",
@@ -335,15 +369,31 @@ def hypercube_error(
         leave=False,
     )
     try:
-        for _, Xc in iter_hypercube(d, chunk_size, dtype=net.dtype):
-            yc = Xc[:, 0] * Xc[:, 1]
-            m, r, u, sse = _classify(net, decider, Xc, yc)
-            mistakes, rechecks, undecided = mistakes + m, rechecks + r, undecided + u
-            sses.append(sse)
-            bar.update(Xc.shape[0])
+        outcome = branch_and_bound(
+            net,
+            max_points=max_points,
+            max_open=DEFAULT_MAX_OPEN if prune else 1,
+            advance=bar.update,
+            device=device,
+            backend=backend,
+            chunk_size=chunk_size,
+        )
     finally:
         bar.close()
-    return HypercubeError(d, total, mistakes, math.fsum(sses) / total, rechecks, undecided)
+    t = outcome.tally
+    method = "enumeration" if outcome.resolved_points == 0 else "sub-cube pruning"
+    if outcome.resolved_points and outcome.enumerated_points:
+        method = "sub-cube pruning + enumeration"
+    return HypercubeError(
+        d,
+        total,
+        t.mistakes,
+        t.sse / total,
+        t.rechecks,
+        t.undecided,
+        method=method,
+        evaluated=outcome.enumerated_points,
+    )
 
 
 def sampled_hypercube_error(
