@@ -19,10 +19,12 @@ __all__ = [
     "ActivationRegions",
     "ErrorTable",
     "SharpnessCurve",
+    "SimLNEpsilonCurve",
     "activation_regions",
     "circle_dataset",
     "eq5_sharpness_curve",
     "hypercube_error_table",
+    "sim_ln_epsilon_curve",
 ]
 
 
@@ -150,3 +152,57 @@ def hypercube_error_table(ds_: list[int], ns: list[int], seed: int = 0) -> Error
                 }
             )
     return ErrorTable(tuple(rows))
+
+
+@dataclass(frozen=True, eq=False)
+class SimLNEpsilonCurve:
+    """Tr(Hessian) of App. A.4.1's memorizing 2-MLP-Sim-LN (printed and corrected case split) and
+    of Eq. (18) (corrected) against eps, with the Lemma A.12 bound. NaN where the Hessian does not
+    exist (a training point on the switch ||h|| = eps)."""
+
+    d: int
+    n: int
+    eps: np.ndarray
+    bound: np.ndarray
+    memorizing_printed: np.ndarray
+    memorizing_corrected: np.ndarray
+    four_neuron: np.ndarray
+    c: float  # sqrt(d+1) = ||x'|| |y| at every cube point
+
+
+def sim_ln_epsilon_curve(d: int, n: int = 16, eps=None, seed: int = 0) -> SimLNEpsilonCurve:
+    """Sharpness of the Sim-LN flattest constructions as eps varies (Theorem 5.1, Props 5.1-5.2).
+
+    On P_xor every c_i = sqrt(d+1): the bound is 2 min(1, 2 sqrt(d+1)/eps); the printed A.4.1
+    construction leaves it on (sqrt(d+1), 2 sqrt(d+1)), and sits on the switch at eps = sqrt(d+1).
+    """
+    from constructions import sim_ln_four_neuron_solution, sim_ln_memorizing_solution
+    from sharpness import NonDifferentiableError, sim_ln_lower_bound
+
+    d = check_int("d", d, minimum=2)
+    n = check_int("n", n, minimum=1)
+    ds = sample_xor(d, min(n, 2**d), seed)
+    X, y = ds.tensors()
+    c = math.sqrt(d + 1)
+    if eps is None:
+        eps = np.geomspace(0.1 * c, 6 * c, 60)
+    eps = np.asarray([check_positive_float("eps", float(e)) for e in eps])
+
+    def trace(net):
+        try:
+            return hessian_trace(net, X, y)
+        except NonDifferentiableError:
+            return float("nan")
+
+    rows = []
+    for e in eps:
+        rows.append(
+            (
+                sim_ln_lower_bound(ds.X, ds.y, float(e)).trace,
+                trace(sim_ln_memorizing_solution(ds, float(e), form="printed").network),
+                trace(sim_ln_memorizing_solution(ds, float(e)).network),
+                trace(sim_ln_four_neuron_solution(d, float(e), width=max(ds.n, 4)).network),
+            )
+        )
+    cols = [np.array(col) for col in zip(*rows, strict=True)]
+    return SimLNEpsilonCurve(d, ds.n, eps, *cols, c)

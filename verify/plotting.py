@@ -63,3 +63,17 @@ def plot_error_table(ax, table) -> None:
     ax.set_xlabel("n")
     ax.set_ylabel("zero-one error on {-1,1}^d (exact)")
     ax.legend(fontsize=8)
+
+
+def plot_sim_ln_epsilon_curve(ax, curve) -> None:
+    """Tr(Hessian) of the Sim-LN constructions against eps, with the Lemma A.12 bound."""
+    ax.plot(curve.eps, curve.bound, "k--", lw=1, label="Lemma A.12 bound")
+    ax.plot(curve.eps, curve.memorizing_corrected, "o", ms=3, label="memorizing (corrected split)")
+    ax.plot(curve.eps, curve.memorizing_printed, "x", ms=4, label="memorizing (printed split)")
+    ax.plot(curve.eps, curve.four_neuron, "-", lw=1, label="Eq. (18) (corrected)")
+    ax.axvspan(curve.c, 2 * curve.c, color="tab:red", alpha=0.1, label="c < eps < 2c")
+    ax.set_xscale("log")
+    ax.set_xlabel("eps")
+    ax.set_ylabel("Tr(Hessian of L)")
+    ax.set_title(f"2-MLP-Sim-LN, d = {curve.d}, n = {curve.n}, c = sqrt(d+1)")
+    ax.legend(fontsize=8)

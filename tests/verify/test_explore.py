@@ -63,3 +63,27 @@ def test_argument_checks():
         activation_regions(sample_xor(3, 4, 0))
     with pytest.raises(ValueError, match="n must"):
         circle_dataset(0)
+
+
+def test_sim_ln_epsilon_curve_against_the_closed_bound():
+    import math
+
+    from verify.explore import sim_ln_epsilon_curve
+    from verify.plotting import plot_sim_ln_epsilon_curve
+
+    d = 3
+    c = math.sqrt(d + 1)
+    curve = sim_ln_epsilon_curve(d, n=4, eps=[0.5 * c, c, 1.5 * c, 4 * c])
+    expected = [2 * min(1.0, 2 * c / e) for e in curve.eps]
+    np.testing.assert_allclose(curve.bound, expected, rtol=1e-12)
+    np.testing.assert_allclose(curve.memorizing_corrected, expected, rtol=1e-10)
+    np.testing.assert_allclose(curve.four_neuron, expected, rtol=1e-10)
+    # printed split: fine below c, on the switch at c (no Hessian), too sharp on (c, 2c)
+    assert curve.memorizing_printed[0] == pytest.approx(2.0, rel=1e-10)
+    assert np.isnan(curve.memorizing_printed[1])
+    assert curve.memorizing_printed[2] > expected[2] + 0.1
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots()
+    plot_sim_ln_epsilon_curve(ax, curve)
+    plt.close(fig)
