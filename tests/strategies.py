@@ -110,3 +110,43 @@ def sim_ln_networks(draw, d: int, max_width: int = 6):
         "W2": rng.normal(size=(1, width)),
     }
     return Network(SimLN(eps), params)
+
+
+# --- 2-MLP-Sim-BN and Condition 1 (Theorem 3.2) -----------------------------------------------
+
+
+@st.composite
+def sim_bn_networks(draw, d: int, max_width: int = 5):
+    """A Gaussian 2-MLP-Sim-BN (with or without b1); biases centred at +-0.5 so that most
+    neurons are active on some but not all inputs (the statistics a_j then really couple)."""
+    from constructions import Network, SimBN
+
+    width = draw(st.integers(1, max_width))
+    bias = draw(st.booleans())
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    params = {"W1": rng.normal(size=(width, d)) / np.sqrt(d)}
+    if bias:
+        params["b1"] = rng.normal(size=width) * 0.5 + 0.3
+    params["gamma"] = rng.normal(size=width)
+    params["W2"] = rng.normal(size=(1, width))
+    return Network(SimBN(bias=bias), params)
+
+
+@st.composite
+def condition1_rests(draw, k: int, max_extra: int = 4):
+    """A set S subset {-1,1}^k with span(S - S) of rank k by construction: s0, its k one-flip
+    neighbours, and up to ``max_extra`` further distinct points (as a (|S|, k) array)."""
+    if k == 0:
+        return np.zeros((1, 0))
+    bits = draw(st.lists(st.sampled_from([-1.0, 1.0]), min_size=k, max_size=k))
+    s0 = np.array(bits)
+    rows = [s0] + [s0 * np.where(np.arange(k) == b, -1.0, 1.0) for b in range(k)]
+    seen = {r.tobytes() for r in rows}
+    extra = draw(st.lists(st.integers(0, 2**k - 1), max_size=max_extra, unique=True))
+    for e in extra:
+        r = 1.0 - 2.0 * ((e >> np.arange(k)) & 1)
+        if r.tobytes() not in seen:
+            rows.append(r)
+            seen.add(r.tobytes())
+    order = draw(st.permutations(range(len(rows))))
+    return np.stack([rows[i] for i in order])
