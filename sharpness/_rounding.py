@@ -88,7 +88,10 @@ def bounded_forward(arch, params, X: torch.Tensor) -> BoundedForward:
 # code, some BLAS), which can lose up to one smallest normal number per operation; every bound
 # below adds that much per operation.
 
-TINY = {torch.float64: float(torch.finfo(torch.float64).tiny), torch.float32: float(torch.finfo(torch.float32).tiny)}
+TINY = {
+    torch.float64: float(torch.finfo(torch.float64).tiny),
+    torch.float32: float(torch.finfo(torch.float32).tiny),
+}
 
 
 def gamma(k: int, dtype: torch.dtype = torch.float64) -> float:

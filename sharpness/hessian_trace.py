@@ -40,7 +40,12 @@ __all__ = ["hessian_diagonal", "hessian_trace", "one_sided_traces"]
 
 #: Architectures whose examples interact (Sim-BN) register their own exact diagonal here:
 #: class name -> "module:function(net, X, y, *, check_kinks) -> dict of diagonals".
-_DIAGONALS = {"SimBN": "sharpness.sim_bn:hessian_diagonal_sim_bn"}
+_DIAGONALS = {
+    "SimBN": "sharpness.sim_bn:hessian_diagonal_sim_bn",
+    # Closed forms (one backward pass, no per-unit HVPs): milliseconds at width 500.
+    "MLP": "sharpness.fast_trace:mlp_hessian_diagonal",
+    "SimLN": "sharpness.fast_trace:sim_ln_hessian_diagonal",
+}
 
 
 def _as_tensors(net, X, y):

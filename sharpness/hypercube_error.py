@@ -18,7 +18,8 @@ The MSE is a float64 sum (math.fsum over chunk sums) of the network's own output
 Speed and scale. :func:`hypercube_error` first prunes sub-cubes on which the network is provably
 0 or affine with a certain sign (:mod:`sharpness.subcube`, exact for the paper's constructions at
 any d) and enumerates what is left with first-layer tables and a compiled kernel
-(:mod:`sharpness.hypercube_fast`, 2^30 points of a width-100 network in seconds); every sign
+(:mod:`sharpness.hypercube_fast`, 2^30 points of a width-100 network in 20-80 s on 2 shared
+cores, about 50x the naive forward; BENCHMARKS.md); every sign
 decision there follows the rules above. The classes below decide single points and serve both.
 
 When too many points are left to enumerate, :func:`sampled_hypercube_error` gives an *estimate* with a
@@ -50,8 +51,10 @@ __all__ = [
     "sampled_hypercube_error",
 ]
 
-#: Most points enumerated one by one: 2^32 takes about half a minute at width 100 with the
-#: compiled kernel (BENCHMARKS.md); pruned sub-cubes do not count.
+#: Most points enumerated one by one. The compiled kernel does 14-58 M points/s at width 100 on
+#: the shared 2-core machine (BENCHMARKS.md), so 2^32 takes about 1.5-5 minutes; sub-cubes
+#: resolved by pruning do not count. Beyond it, hypercube_error refuses before any work and
+#: points to sampled_hypercube_error (--hypercube-samples).
 DEFAULT_MAX_POINTS = 1 << 32
 DEFAULT_MAX_OPEN = 1 << 14
 _SAMPLING_STREAM = 0x48C0BE
@@ -333,7 +336,7 @@ def hypercube_error(
     closed form (:mod:`sharpness.subcube`); the rest is enumerated point by point with exact
     sign decisions (:mod:`sharpness.hypercube_fast`). The paper's constructions need no
     enumeration at all, for any d; a general width-100 network at d = 30 is enumerated in
-    seconds (see BENCHMARKS.md).
+    20-80 s on the shared 2-core machine (see BENCHMARKS.md).
 
     Args:
         net: the network (MLP of any depth, ReLU or softplus; 2-MLP-Sim-LN; 2-MLP-Sim-BN with

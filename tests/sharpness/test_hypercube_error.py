@@ -63,9 +63,27 @@ def test_exactly_cancelling_outputs_are_mistakes():
 
 
 def test_too_large_is_refused_with_a_pointer_to_sampling():
-    net = four_neuron_solution(30).network
-    with pytest.raises(EnumerationTooLargeError, match="--hypercube-samples"):
-        hypercube_error(net)
+    # A generic width-100 network at d = 40: pruning cannot resolve it and 2^40 points would be
+    # left to enumerate, beyond the limit: refused before any point is evaluated.
+    from constructions import random_network
+
+    net = random_network(40, 100, seed=0)
+    with pytest.raises(EnumerationTooLargeError, match="--hypercube-samples") as info:
+        hypercube_error(net, progress=False)
+    assert info.value.needed is not None and info.value.needed > info.value.limit
+    # Without pruning the limit applies to 2^d itself.
+    with pytest.raises(EnumerationTooLargeError, match="2\\^33"):
+        hypercube_error(random_network(33, 3, seed=0), prune=False, progress=False)
+
+
+def test_paper_constructions_beyond_enumeration_are_exact():
+    # d = 30 (the paper's setting) and d = 64 (2^64 points): decided by sub-cube pruning alone.
+    four = hypercube_error(four_neuron_solution(30).network, progress=False)
+    assert four.errors == 0 and four.evaluated == 0 and four.method == "sub-cube pruning"
+    ds = sample_xor(64, 20, 0)
+    net = memorizing_solution(ds, 2, directions="sphere", epsilon=1 / math.sqrt(64)).network
+    hc = hypercube_error(net, progress=False)
+    assert hc.total == 2**64 and hc.errors == 2**64 - 20 and hc.evaluated == 0
 
 
 def test_sampled_estimate_interval_and_determinism():

@@ -1,0 +1,282 @@
+"""``verify-theorem evaluate``: exact answers for weights trained elsewhere (bring your own).
+
+    verify-theorem evaluate --arch ARCH --params PARAMS.npz [--data DATASET.npz] [--json]
+
+PARAMS.npz holds the arrays that ``--save`` writes (``W1``, ``b1`` if the architecture has a
+bias, ``W2``, ..., ``WD``; Sim-BN adds ``gamma``); the depth D is read from the W arrays.
+DATASET.npz holds ``X`` (n, d) and ``y`` (n,), as ``--save`` writes them.
+
+Prints the exact zero-one error Pr(y f(x) <= 0) and MSE over all of {-1,1}^d under P_xor
+(Props. 4.1-4.2; :func:`sharpness.hypercube_error`: sub-cube pruning, then the fast exact
+enumeration for arbitrary weights). With a dataset also the exact Tr(nabla^2 L)
+(:func:`sharpness.hessian_trace`), the Lemma 4.1 quantities ((2/n) sum ||grad f(x_i)||^2 and the
+interpolation residual) and the architecture's lower bound on the trace of interpolators
+(Theorem 4.1's D-layer bound, Lemma A.12 for Sim-LN, Lemma A.3 corrected for Sim-BN). Sim-BN
+needs ``--data``: its batch statistics come from the training inputs.
+
+Bad input (a missing or unreadable file, missing or unexpected arrays, wrong shapes, NaN or inf,
+an unknown --arch, a dataset whose d differs from the weights') is one line on stderr, exit 2.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+NAMES = ("evaluate",)
+HELP = "exact hypercube error, trace and Lemma 4.1 quantities for your own weights (PARAMS.npz)"
+ORDER = 20
+
+#: --arch values: the MLP keys of constructions.MLP.key, and the two normalized architectures.
+ARCHS = ("bias", "nobias", "bias-softplus", "nobias-softplus", "simln", "simbn")
+
+
+def add_arguments(p) -> None:
+    p.add_argument("--arch", required=True, help=f"architecture: one of {', '.join(ARCHS)}")
+    p.add_argument("--params", required=True, metavar="PARAMS.npz", help="the weights")
+    p.add_argument("--data", default=None, metavar="DATASET.npz", help="training set (X, y)")
+    p.add_argument("--ln-epsilon", type=float, default=None, metavar="EPS", help="Sim-LN's eps")
+    p.add_argument(
+        "--hypercube-samples",
+        type=int,
+        default=None,
+        metavar="N",
+        help="estimate the hypercube error from N samples instead (labelled as an estimate)",
+    )
+    p.add_argument("--device", default=None, help="cpu (default) or cuda for the enumeration")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+
+
+def load_params(path) -> dict[str, np.ndarray]:
+    """The arrays of PARAMS.npz as float64, or ValueError with one clear line."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"--params: no such file {path}")
+    if not zipfile.is_zipfile(path):
+        raise ValueError(f"--params: {path} is not an .npz archive (as --save writes)")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            raw = {k: data[k] for k in data.files}
+    except (OSError, EOFError, ValueError, zipfile.BadZipFile) as exc:
+        raise ValueError(f"--params: cannot read {path}: {exc}") from None
+    out = {}
+    for k, v in raw.items():
+        if not (np.issubdtype(v.dtype, np.floating) or np.issubdtype(v.dtype, np.integer)):
+            raise ValueError(f"--params: array {k} in {path} is not numeric (dtype {v.dtype})")
+        out[k] = v.astype(np.float64)
+    return out
+
+
+def build_network(arch_key: str, params: dict, *, ln_epsilon=None, reference=None):
+    """A :class:`~constructions.Network` from an --arch value and the loaded arrays."""
+    from constructions import MLP, Network, SimBN, SimLN
+
+    if arch_key not in ARCHS:
+        raise ValueError(f"--arch must be one of {', '.join(ARCHS)}, got {arch_key!r}")
+    if arch_key == "simln":
+        arch = SimLN() if ln_epsilon is None else SimLN(ln_epsilon)
+    elif arch_key == "simbn":
+        arch = SimBN(bias="b1" in params)
+    else:
+        layers = [int(m.group(1)) for k in params if (m := re.fullmatch(r"W(\d+)", k))]
+        if not layers:
+            raise ValueError("--params: no weight arrays W1, W2, ... found")
+        bias, _, act = arch_key.partition("-")
+        arch = MLP(max(max(layers), 2), bias=bias == "bias", activation=act or "relu")
+    return Network(arch, params, reference=reference)
+
+
+def evaluate(
+    net, dataset=None, *, hypercube_samples=None, device=None, progress=True
+) -> dict[str, object]:
+    """Everything ``evaluate`` prints, as one dict (JSON-ready)."""
+    import torch
+
+    from sharpness import hypercube_error, sampled_hypercube_error
+
+    out: dict[str, object] = {"architecture": net.arch.name, "d": net.d, "widths": net.widths}
+    if hypercube_samples:
+        s = sampled_hypercube_error(net, hypercube_samples)
+        out["hypercube"] = {
+            "kind": "ESTIMATE",
+            "samples": s.samples,
+            "errors": s.errors,
+            "zero_one": s.zero_one,
+            "zero_one_ci": [s.ci_low, s.ci_high],
+            "mse": s.mse,
+            "mse_ci": [s.mse_ci_low, s.mse_ci_high],
+            "confidence": s.confidence,
+        }
+    else:
+        hc = hypercube_error(net, progress=progress, device=device)
+        out["hypercube"] = {
+            "kind": "exact",
+            "total": hc.total,
+            "errors": hc.errors,
+            "zero_one": hc.zero_one,
+            "mse": hc.mse,
+            "method": hc.method,
+            "evaluated": hc.evaluated,
+            "exact_rechecks": hc.exact_rechecks,
+            "undecided": hc.undecided,
+        }
+    if dataset is None:
+        return out
+    X = torch.tensor(np.array(dataset.X), dtype=net.dtype)
+    y = torch.tensor(np.array(dataset.y), dtype=net.dtype)
+    out.update(_trace_quantities(net, X, y, dataset))
+    return out
+
+
+def _trace_quantities(net, X, y, dataset) -> dict[str, object]:
+    from constructions import MLP, SimBN, SimLN
+    from sharpness import hessian_trace, jacobian_lower_bound, lemma41_trace
+    from sharpness.kinks import NonDifferentiableError
+
+    arch = net.arch
+    n = X.shape[0]
+    f = net(X).detach()
+    res = {"n": n, "max_abs_residual": float((f - y).abs().max())}
+    try:
+        res["trace"] = hessian_trace(net, X, y)
+        res["kinks"] = None
+    except NonDifferentiableError as exc:
+        res["trace"] = None  # the Hessian does not exist: reported, never differentiated through
+        res["kinks"] = str(exc)
+    if isinstance(arch, SimBN):
+        from sharpness.sim_bn import lemma41_trace_sim_bn, lemma_a3_bound
+
+        res["lemma41_rhs"] = lemma41_trace_sim_bn(net, X)
+        res["lower_bound"] = lemma_a3_bound(net, X).corrected
+        res["lower_bound_name"] = "Lemma A.3 (corrected: 2 sum over live neurons)"
+    else:
+        res["lemma41_rhs"] = lemma41_trace(net, X)
+        if isinstance(arch, SimLN):
+            from sharpness.sim_ln import sim_ln_lower_bound
+
+            res["lower_bound"] = sim_ln_lower_bound(dataset.X, dataset.y, arch.eps).trace
+            res["lower_bound_name"] = "Lemma A.12 (2-MLP-Sim-LN interpolators)"
+        elif isinstance(arch, MLP) and arch.activation == "relu":
+            lb = jacobian_lower_bound(dataset.X, dataset.y, arch.depth, bias=arch.bias)
+            res["lower_bound"] = lb.trace
+            res["lower_bound_name"] = f"Theorem 4.1 D-layer bound (D={arch.depth})"
+        else:
+            res["lower_bound"] = None
+            res["lower_bound_name"] = "none for this architecture"
+    res["lemma41_rhs_name"] = "(2/n) sum_i ||grad_theta f(x_i)||^2"
+    return res
+
+
+def _load(args):
+    from constructions import load_dataset
+
+    params = load_params(args.params)
+    dataset = None
+    if args.data is not None:
+        if not Path(args.data).is_file():
+            raise ValueError(f"--data: no such file {args.data}")
+        dataset = load_dataset(args.data)
+    if args.arch == "simbn" and dataset is None:
+        raise ValueError("--arch simbn needs --data: Sim-BN's batch statistics use the training X")
+    try:
+        net = build_network(
+            args.arch,
+            params,
+            ln_epsilon=args.ln_epsilon,
+            reference=None if dataset is None or args.arch != "simbn" else dataset.X,
+        )
+    except ValueError as exc:
+        msg = str(exc)
+        raise ValueError(
+            msg if msg.startswith("--") else f"--params {args.params}: {msg}"
+        ) from None
+    if dataset is not None and dataset.d != net.d:
+        raise ValueError(
+            f"--data {args.data}: X has d = {dataset.d} columns but W1 expects d = {net.d}"
+        )
+    if args.device not in (None, "cpu", "cuda"):
+        raise ValueError(f"--device must be cpu or cuda, got {args.device!r}")
+    if args.device == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            raise ValueError("--device cuda: no CUDA device is available here")
+    return net, dataset
+
+
+def _fmt(v) -> str:
+    if v is None:
+        return "n/a"
+    if isinstance(v, float):
+        return f"{v:.12g}"
+    return str(v)
+
+
+def format_text(res: dict) -> str:
+    lines = [f"{res['architecture']}, d = {res['d']}, widths {tuple(res['widths'])}"]
+    hc = res["hypercube"]
+    if hc["kind"] == "exact":
+        lines += [
+            f"  zero-one error on {{-1,1}}^{res['d']} (exact): {hc['errors']} / {hc['total']} = "
+            f"{_fmt(hc['zero_one'])}",
+            f"  MSE on {{-1,1}}^{res['d']} (exact count, float64 sum): {_fmt(hc['mse'])}",
+            f"    method: {hc['method']}; {hc['evaluated']} points evaluated one by one, "
+            f"{hc['exact_rechecks']} re-evaluated in rational arithmetic"
+            + (f", {hc['undecided']} UNDECIDED (softplus)" if hc["undecided"] else ""),
+        ]
+    else:
+        lo, hi = hc["zero_one_ci"]
+        lines += [
+            f"  zero-one error ESTIMATE from {hc['samples']} samples: {_fmt(hc['zero_one'])} "
+            f"({100 * hc['confidence']:g}% CI [{lo:.6g}, {hi:.6g}], Clopper-Pearson)",
+            f"  MSE ESTIMATE: {_fmt(hc['mse'])} (CI [{hc['mse_ci'][0]:.6g}, {hc['mse_ci'][1]:.6g}])",
+        ]
+    if "trace" in res:
+        lines += [
+            f"  training set: n = {res['n']}, max |f(x_i) - y_i| = {res['max_abs_residual']:.6g}",
+            f"  Tr(nabla^2 L) (exact): {_fmt(res['trace'])}",
+        ]
+        if res["kinks"]:
+            lines.append(f"    undefined: {res['kinks']}")
+        lines += [
+            f"  {res['lemma41_rhs_name']} (Lemma 4.1 right-hand side): {_fmt(res['lemma41_rhs'])}",
+            f"  lower bound, {res['lower_bound_name']}: {_fmt(res['lower_bound'])}",
+        ]
+        if res["trace"] is not None and res["lower_bound"] is not None:
+            gap = res["trace"] - res["lower_bound"]
+            lines.append(f"    Tr - bound = {gap:.6g} (the bound holds for interpolators)")
+    return "\n".join(lines)
+
+
+def run(args) -> int:
+    if args.hypercube_samples is not None and args.hypercube_samples < 1:
+        raise ValueError(f"--hypercube-samples must be >= 1, got {args.hypercube_samples}")
+    net, dataset = _load(args)
+    res = evaluate(
+        net,
+        dataset,
+        hypercube_samples=args.hypercube_samples,
+        device=args.device,
+        progress=not args.no_progress and not args.json,
+    )
+    if args.json:
+        print(json.dumps(_jsonable(res), sort_keys=True))
+    else:
+        print(format_text(res))
+    return 0
+
+
+def _jsonable(v):
+    if isinstance(v, dict):
+        return {k: _jsonable(x) for k, x in v.items()}
+    if isinstance(v, list | tuple):
+        return [_jsonable(x) for x in v]
+    if isinstance(v, float) and not math.isfinite(v):
+        return str(v)
+    return v
