@@ -1,0 +1,330 @@
+"""Benchmark: the fast 1-SAM trainer against a naive PyTorch loop, side by side in one process.
+
+The naive loop is what one writes first (issue 6): an ``nn.Module`` 2-layer network, batch size
+1, a two-pass SAM step (backward, perturb by rho g/||g||, backward again, restore, SGD step).
+The fast paths are :class:`sharpness.algorithms.CEngine` (closed-form rank-one per-example
+gradient in C, one fused pass over W1 per step) for one run and for several seeds advanced in
+one call, and :class:`sharpness.algorithms.TorchEngine` for 2-MLP-Sim-BN, whose every step
+touches all n training points.
+
+Before timing, the fast trainer is checked against the naive loop step for step in float64 on
+the same configuration (max abs difference of the parameters).
+
+    python -m benchmarks.bench_training            # width 500, d = 30, n = 100 (Table 2)
+    python -m benchmarks.bench_training --json     # one JSON object
+
+Timings on a shared machine are noisy: every ratio is ours / naive measured in the same process,
+one right after the other.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import platform
+import time
+
+import numpy as np
+import torch
+from torch import nn
+
+__all__ = ["NaiveNet", "main", "naive_sam_steps"]
+
+
+class NaiveNet(nn.Module):
+    """f(x) = W2 relu(W1 x + b1), or the 2-MLP-Sim-BN head gamma * h / sqrt(mean_i h_i^2)."""
+
+    def __init__(self, d: int, m: int, *, bias: bool = True, simbn: bool = False, dtype=None):
+        super().__init__()
+        self.fc1 = nn.Linear(d, m, bias=bias, dtype=dtype)
+        self.fc2 = nn.Linear(m, 1, bias=False, dtype=dtype)
+        self.simbn = simbn
+        if simbn:
+            self.gamma = nn.Parameter(torch.ones(m, dtype=dtype))
+
+    def forward(self, x, reference=None):
+        h = torch.relu(self.fc1(x))
+        if self.simbn:
+            a = torch.sqrt(torch.mean(torch.relu(self.fc1(reference)) ** 2, dim=0))
+            h = self.gamma * h / a
+        return self.fc2(h)[:, 0]
+
+    def load(self, params: dict) -> NaiveNet:
+        with torch.no_grad():
+            self.fc1.weight.copy_(params["W1"])
+            if "b1" in params:
+                self.fc1.bias.copy_(params["b1"])
+            self.fc2.weight.copy_(params["W2"])
+            if self.simbn:
+                self.gamma.copy_(params["gamma"])
+        return self
+
+    def dump(self) -> dict:
+        out = {"W1": self.fc1.weight.detach().clone(), "W2": self.fc2.weight.detach().clone()}
+        if self.fc1.bias is not None:
+            out["b1"] = self.fc1.bias.detach().clone()
+        if self.simbn:
+            out["gamma"] = self.gamma.detach().clone()
+        return out
+
+
+def naive_sam_steps(model: NaiveNet, X, y, order, lr: float, rho: float, wd: float = 0.0):
+    """The naive loop: one 1-SAM step per index in ``order`` (MSE), in place."""
+    params = list(model.parameters())
+    opt = torch.optim.SGD(params, lr=lr, weight_decay=wd)
+    ref = X if model.simbn else None
+    for k in order:
+        k = int(k)
+        xb, yb = X[k : k + 1], y[k : k + 1]
+        opt.zero_grad()
+        loss = torch.mean((model(xb, ref) - yb) ** 2)
+        loss.backward()
+        if rho > 0:
+            norm = torch.sqrt(sum(torch.sum(p.grad**2) for p in params))
+            saved = [p.detach().clone() for p in params]
+            with torch.no_grad():
+                if norm > 0:
+                    for p in params:
+                        p.add_(p.grad * (rho / norm))
+            opt.zero_grad()
+            loss = torch.mean((model(xb, ref) - yb) ** 2)
+            loss.backward()
+            with torch.no_grad():
+                for p, s in zip(params, saved, strict=True):
+                    p.copy_(s)
+        opt.step()
+
+
+def _setup(arch_name: str, width: int, d: int, n: int, seed: int):
+    from sharpness.training import Phase, TrainConfig, build_arch, initial_params, make_dataset
+
+    cfg = TrainConfig(
+        arch=arch_name, phases=(Phase(1, 0.01, 0.05),), width=width, d=d, n=n, seed=seed
+    )
+    arch = build_arch(cfg)
+    X, y = make_dataset(cfg).tensors()
+    return arch, X, y, initial_params(cfg, arch)
+
+
+def _time(fn, min_seconds: float) -> float:
+    """Seconds per call of fn() (repeated until min_seconds have passed; best of the repeats)."""
+    fn()  # warm up
+    best = math.inf
+    spent = 0.0
+    reps = 0
+    while spent < min_seconds or reps < 3:
+        t = time.perf_counter()
+        fn()
+        dt = time.perf_counter() - t
+        best = min(best, dt)
+        spent += dt
+        reps += 1
+    return best
+
+
+def _stack(p0: dict, R: int, dtype) -> dict:
+    return {k: torch.stack([v] * R).to(dtype).contiguous() for k, v in p0.items()}
+
+
+def run(args) -> dict:
+    from sharpness.algorithms import CEngine, StepRule, TorchEngine
+
+    torch.set_num_threads(1)
+    m, d, n = args.width, args.d, args.n
+    lr, rho = 0.01, 0.05
+    rule = StepRule(lr, rho)
+    out = {
+        "machine": f"{platform.processor() or platform.machine()}, {platform.system()}, "
+        f"torch {torch.__version__}, {torch.get_num_threads()} torch thread(s)",
+        "config": {"width": m, "d": d, "n": n, "lr": lr, "rho": rho, "batch_size": 1},
+    }
+    rng = np.random.default_rng(0)
+
+    # ---- agreement, float64, step for step ------------------------------------------------
+    arch, X, y, p0 = _setup("bias", m, d, n, 0)
+    T = args.agree_steps
+    order = rng.integers(0, n, size=T)
+    naive = NaiveNet(d, m, dtype=torch.float64).load(p0)
+    naive_sam_steps(naive, X, y, order, lr, rho)
+    P = _stack(p0, 1, torch.float64)
+    CEngine(arch).run(P, X[None], y[None], order[None], rule)
+    ref = naive.dump()
+    out["agreement_float64"] = {
+        "steps": T,
+        "max_abs_diff": max(float((P[k][0] - ref[k]).abs().max()) for k in ref),
+        "max_abs_param": max(float(ref[k].abs().max()) for k in ref),
+    }
+
+    # ---- naive loop -------------------------------------------------------------------------
+    naive_order = rng.integers(0, n, size=args.naive_steps)
+    rates = {}
+    for name, dt in (("float32", torch.float32), ("float64", torch.float64)):
+        net = NaiveNet(d, m, dtype=dt).load({k: v.to(dt) for k, v in p0.items()})
+        Xd, yd = X.to(dt), y.to(dt)
+        s = _time(
+            lambda net=net, Xd=Xd, yd=yd: naive_sam_steps(net, Xd, yd, naive_order, lr, rho), 1.0
+        )
+        rates[name] = args.naive_steps / s
+    naive_rate = max(rates.values())
+    out["naive_steps_per_s"] = rates
+
+    # ---- interleaved rounds: naive and fast one after the other, ratio per round --------------
+    eng = CEngine(arch, threads=1)
+    net = NaiveNet(d, m, dtype=torch.float32).load({k: v.float() for k, v in p0.items()})
+    X32, y32 = X.float(), y.float()
+    order1 = rng.integers(0, n, size=(1, args.fast_steps))
+    rounds = []
+    for _ in range(args.rounds):
+        sn = _time(lambda: naive_sam_steps(net, X32, y32, naive_order, lr, rho), 0.5)
+        row = {"naive_float32": args.naive_steps / sn}
+        for name, dt in (("fast_float64", torch.float64), ("fast_float32", torch.float32)):
+            P = _stack(p0, 1, dt)
+            Xd, yd = X[None].to(dt), y[None].to(dt)
+            sf = _time(lambda P=P, Xd=Xd, yd=yd: eng.run(P, Xd, yd, order1, rule), 0.5)
+            row[name] = args.fast_steps / sf
+        rounds.append(row)
+    med = {k: float(np.median([r[k] for r in rounds])) for k in rounds[0]}
+    out["interleaved"] = {
+        "rounds": rounds,
+        "median_steps_per_s": med,
+        "median_ratio_float64": float(
+            np.median([r["fast_float64"] / r["naive_float32"] for r in rounds])
+        ),
+        "median_ratio_float32": float(
+            np.median([r["fast_float32"] / r["naive_float32"] for r in rounds])
+        ),
+    }
+
+    # ---- fast: one run, then several seeds together -------------------------------------------
+    fast = {}
+    for dtype_name, dt in (("float64", torch.float64), ("float32", torch.float32)):
+        for R, threads in ((1, 1), (args.seeds, 1), (args.seeds, args.threads)):
+            key = f"{dtype_name} R={R} threads={threads}"
+            if key in fast:
+                continue
+            eng = CEngine(arch, threads=threads)
+            P = _stack(p0, R, dt)
+            XR, yR = X[None].expand(R, -1, -1).to(dt), y[None].expand(R, -1).to(dt)
+            order = rng.integers(0, n, size=(R, args.fast_steps))
+            s = _time(
+                lambda eng=eng, P=P, XR=XR, yR=yR, order=order: eng.run(P, XR, yR, order, rule), 1.0
+            )
+            rate = R * args.fast_steps / s
+            fast[key] = {"steps_per_s": rate, "vs_naive": rate / naive_rate}
+    out["fast"] = fast
+
+    # ---- the trainer end to end (logging exact sharpness and the test error) -----------------
+    if args.trainer_epochs:
+        from sharpness.training import Phase, TrainConfig, train
+
+        cfg = TrainConfig(
+            arch="nobias",
+            phases=(Phase(args.trainer_epochs, 0.01, 0.05),),
+            width=m,
+            d=d,
+            n=n,
+            log_every=max(1, args.trainer_epochs // 100),
+            eval_every=max(1, args.trainer_epochs // 10),
+            test_samples=4096,
+        )
+        t = time.perf_counter()
+        res = train(cfg, None, progress=False)
+        s = time.perf_counter() - t
+        rate = res.steps / s
+        out["trainer"] = {
+            "epochs": args.trainer_epochs,
+            "evaluations": sum("sharpness" in r for r in res.metrics),
+            "steps_per_s_including_evaluation": rate,
+            "vs_naive": rate / naive_rate,
+            "test_error_kind": "exact" if res.metrics[-1].get("test_exact") else "sampled",
+        }
+
+    # ---- Sim-BN: every step couples all n training points ------------------------------------
+    arch_bn, X, y, p0 = _setup("simbn", m, d, n, 0)
+    bn_steps = max(1, args.naive_steps // 2)
+    order = rng.integers(0, n, size=bn_steps)
+    net = NaiveNet(d, m, simbn=True, dtype=torch.float64).load(p0)
+    s = _time(lambda: naive_sam_steps(net, X, y, order, lr, rho), 1.0)
+    bn_naive = bn_steps / s
+    sim_bn = {"naive_float64_steps_per_s": bn_naive}
+    for dtype_name, dt in (("float64", torch.float64), ("float32", torch.float32)):
+        for R in (1, args.seeds):
+            eng = TorchEngine(arch_bn)
+            P = _stack(p0, R, dt)
+            XR, yR = X[None].expand(R, -1, -1).to(dt), y[None].expand(R, -1).to(dt)
+            idx = torch.from_numpy(rng.integers(0, n, size=(bn_steps, R, 1)))
+            s = _time(
+                lambda eng=eng, P=P, XR=XR, yR=yR, idx=idx: eng.run(P, XR, yR, idx, rule), 1.0
+            )
+            rate = R * bn_steps / s
+            sim_bn[f"{dtype_name} R={R}"] = {"steps_per_s": rate, "vs_naive": rate / bn_naive}
+    out["sim_bn"] = sim_bn
+    return out
+
+
+def _print(out: dict) -> None:
+    print(f"machine: {out['machine']}")
+    c = out["config"]
+    print(
+        f"1-SAM, width {c['width']}, d = {c['d']}, n = {c['n']}, lr {c['lr']}, rho {c['rho']}, batch 1"
+    )
+    a = out["agreement_float64"]
+    print(
+        f"agreement with the naive loop (float64, {a['steps']} steps): max |diff| "
+        f"{a['max_abs_diff']:.3e} (max |param| {a['max_abs_param']:.3g})"
+    )
+    if "interleaved" in out:
+        i = out["interleaved"]
+        med = i["median_steps_per_s"]
+        print(
+            f"interleaved ({len(i['rounds'])} rounds, median): naive float32 "
+            f"{med['naive_float32']:,.0f} steps/s; fast float64 {med['fast_float64']:,.0f} "
+            f"({i['median_ratio_float64']:.1f}x); fast float32 {med['fast_float32']:,.0f} "
+            f"({i['median_ratio_float32']:.1f}x)"
+        )
+    for k, v in out["naive_steps_per_s"].items():
+        print(f"naive nn.Module loop, {k}: {v:,.0f} steps/s")
+    print("fast (CEngine), aggregate steps/s over R runs, ratio to the faster naive loop:")
+    for k, v in out["fast"].items():
+        print(f"  {k:28s} {v['steps_per_s']:>12,.0f} steps/s  {v['vs_naive']:7.1f}x")
+    if "trainer" in out:
+        t = out["trainer"]
+        print(
+            f"trainer end to end ({t['epochs']} epochs, {t['evaluations']} evaluations of exact "
+            f"sharpness + {t['test_error_kind']} test error): "
+            f"{t['steps_per_s_including_evaluation']:,.0f} steps/s, {t['vs_naive']:.1f}x"
+        )
+    s = out["sim_bn"]
+    print(f"Sim-BN naive nn.Module loop, float64: {s['naive_float64_steps_per_s']:,.0f} steps/s")
+    for k, v in s.items():
+        if isinstance(v, dict):
+            print(
+                f"  TorchEngine {k:14s} {v['steps_per_s']:>10,.0f} steps/s  {v['vs_naive']:6.1f}x"
+            )
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m benchmarks.bench_training", description=__doc__)
+    p.add_argument("--width", type=int, default=500)
+    p.add_argument("--d", type=int, default=30)
+    p.add_argument("--n", type=int, default=100)
+    p.add_argument("--naive-steps", type=int, default=500)
+    p.add_argument("--fast-steps", type=int, default=50_000)
+    p.add_argument("--agree-steps", type=int, default=300)
+    p.add_argument("--seeds", type=int, default=8, help="runs advanced together")
+    p.add_argument("--threads", type=int, default=2, help="threads for the aggregate")
+    p.add_argument("--trainer-epochs", type=int, default=3000, help="0: skip the trainer")
+    p.add_argument("--rounds", type=int, default=5, help="interleaved naive/fast rounds")
+    p.add_argument("--json", action="store_true")
+    args = p.parse_args(argv)
+    out = run(args)
+    if args.json:
+        print(json.dumps(out, sort_keys=True, indent=2))
+    else:
+        _print(out)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
