@@ -132,3 +132,14 @@ def test_table_marks_follow_the_claims():
     assert all_command.exit_code(outcomes) == 3
     text = all_command.format_table(all_command.table1(outcomes), outcomes)
     assert "4.1: internal error: bug" in text and "prop5.1: refused the input: bad data" in text
+
+
+def test_a_claim_can_qualify_its_mark():
+    outcomes = {c: _outcome(c) for c in ("4.1", "prop4.1", "5.1", "prop5.1")}
+    outcomes["3.2"] = all_command.Outcome(
+        "3.2", "verified", _outcome("3.2").report, qualifier="(corrected statement only)"
+    )
+    bn = {r["architecture"]: r for r in all_command.table1(outcomes)}[
+        "2-layer w/ simplified BatchNorm"
+    ]
+    assert bn["reproduced"] == "✓ (corrected statement only)" and not bn["matches_paper"]

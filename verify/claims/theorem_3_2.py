@@ -71,6 +71,8 @@ EVIDENCE = (
     "numerical evidence (not a proof) for the CORRECTED statement only (exact minimizers, Lemma "
     "A.1); the printed near-flattest statement is FALSE for d >= 3 (verified counterexample)"
 )
+#: The reproduced Table 1 mark is qualified: only the corrected statement stands.
+MARK_QUALIFIER = "(corrected statement only)"
 
 WIDTH = 6
 KAPPA = 0.05

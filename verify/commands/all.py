@@ -89,6 +89,7 @@ class Outcome:
     reason: str = ""
     resumed: bool = False
     evidence: str | None = None
+    qualifier: str | None = None
     kinds: dict = field(default_factory=dict)
 
     def verdict(self) -> str:
@@ -235,6 +236,7 @@ def run_claims(config, *, save: Path | None = None, fresh: bool = False, progres
             bar.set_postfix_str(claim.id)
             module = _claim_module(claim)
             evidence = getattr(module, "EVIDENCE", None)
+            qualifier = getattr(module, "MARK_QUALIFIER", None)
             target = save / claim.id if save is not None else None
             if resumable and target is not None and (target / "report.json").exists():
                 report = _load_report(target / "report.json")
@@ -245,6 +247,7 @@ def run_claims(config, *, save: Path | None = None, fresh: bool = False, progres
                         report,
                         resumed=True,
                         evidence=evidence,
+                        qualifier=qualifier,
                         kinds=_kinds(report),
                     )
                     continue
@@ -283,6 +286,7 @@ def run_claims(config, *, save: Path | None = None, fresh: bool = False, progres
                 "verified" if report.passed else "failed",
                 report,
                 evidence=evidence,
+                qualifier=qualifier,
                 kinds=_kinds(report),
             )
     finally:
@@ -337,6 +341,9 @@ def table1(outcomes: dict[str, Outcome]) -> list[dict]:
             evidence = f"claim(s) {', '.join(failed)} NOT VERIFIED"
         else:
             reproduced = row.paper_mark
+            qualifiers = [outcomes[c].qualifier for c in row.claims if outcomes[c].qualifier]
+            if qualifiers:  # e.g. only a corrected statement is reproduced
+                reproduced += " " + " ".join(dict.fromkeys(qualifiers))
             evidence = _evidence(row, outcomes)
 
         def verdicts(ids):
