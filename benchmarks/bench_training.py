@@ -304,7 +304,8 @@ def _print(out: dict) -> None:
             )
 
 
-def main(argv=None) -> int:
+def parser() -> argparse.ArgumentParser:
+    """The options of this benchmark (also used by ``python -m benchmarks.run``)."""
     p = argparse.ArgumentParser(prog="python -m benchmarks.bench_training", description=__doc__)
     p.add_argument("--width", type=int, default=500)
     p.add_argument("--d", type=int, default=30)
@@ -317,7 +318,11 @@ def main(argv=None) -> int:
     p.add_argument("--trainer-epochs", type=int, default=3000, help="0: skip the trainer")
     p.add_argument("--rounds", type=int, default=5, help="interleaved naive/fast rounds")
     p.add_argument("--json", action="store_true")
-    args = p.parse_args(argv)
+    return p
+
+
+def main(argv=None) -> int:
+    args = parser().parse_args(argv)
     out = run(args)
     if args.json:
         print(json.dumps(out, sort_keys=True, indent=2))

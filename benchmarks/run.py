@@ -444,8 +444,9 @@ def main(argv=None) -> int:
     p.add_argument(
         "--only",
         action="append",
-        choices=("hypercube", "pruning", "trace"),
-        help="run only this section (repeatable; default all; pruning also runs hypercube)",
+        choices=("hypercube", "pruning", "trace", "training"),
+        help="run only this section (repeatable; default all but training with --quick; "
+        "pruning also runs hypercube; training is python -m benchmarks.bench_training)",
     )
     p.add_argument("--quick", action="store_true", help="tiny sizes (smoke test)")
     p.add_argument("--json", action="store_true")
@@ -454,11 +455,29 @@ def main(argv=None) -> int:
         args.d, args.n, args.width, args.sub_bits = 12, 20, 8, 8
         args.prune_d, args.check_d = 20, 8
         args.trace_width, args.dense_width, args.check_width, args.probes = 12, 6, 5, 16
-    out = run(args)
+    training = args.only is None and not args.quick or "training" in (args.only or ())
+    if args.only == ["training"]:
+        out = {"rows": [], "all_agree": True}
+    else:
+        out = run(args)
+    if training:  # issue 6: the trainer against the naive PyTorch loop, same process
+        from benchmarks import bench_training
+
+        targs = bench_training.parser().parse_args([])
+        if args.quick:
+            targs.width, targs.d, targs.n = 16, 6, 10
+            targs.naive_steps, targs.fast_steps, targs.agree_steps = 20, 200, 20
+            targs.seeds, targs.trainer_epochs, targs.rounds = 2, 0, 1
+        out["training"] = bench_training.run(targs)
     if args.json:
         print(json.dumps(out, sort_keys=True, indent=2))
     else:
-        _print(out)
+        if out["rows"]:
+            _print(out)
+        if training:
+            from benchmarks import bench_training
+
+            bench_training._print(out["training"])
     return 0 if out["all_agree"] else 1
 
 

@@ -16,3 +16,19 @@ def test_quick_benchmark_agrees_with_references(capsys):
     assert sections == {"hypercube", "pruning", "trace", "hutchinson"}
     bad = [r["case"] for r in out["rows"] if not r["agree"]]
     assert out["all_agree"] and not bad, bad
+
+
+def test_quick_training_benchmark_agrees_with_the_naive_loop(capsys):
+    import pytest
+
+    from sharpness.algorithms import KernelUnavailableError, load_kernel
+
+    try:
+        load_kernel()
+    except KernelUnavailableError as exc:  # no C compiler: the trainer falls back to torch
+        pytest.skip(str(exc))
+    code = main(["--quick", "--only", "training", "--json"])
+    out = json.loads(capsys.readouterr().out)
+    assert code == 0
+    agree = out["training"]["agreement_float64"]
+    assert agree["max_abs_diff"] <= 1e-12 * max(1.0, agree["max_abs_param"])
