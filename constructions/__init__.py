@@ -13,7 +13,17 @@ from constructions.extreme_points import (
 from constructions.four_neuron import flattest_r, four_neuron_solution, printed_r
 from constructions.hypercube import hypercube_points, iter_hypercube, sample_xor, xor_labels
 from constructions.memorizing import memorizing_scalings, memorizing_solution
+from constructions.no_bias import a24_solution
 from constructions.random_networks import random_network, self_labelled
+from constructions.sim_bn import (
+    Condition1Report,
+    check_condition1,
+    concentration,
+    condition1_dataset,
+    lemma_a1_solution,
+    near_flattest_sim_bn,
+    theorem_3_2_counterexample,
+)
 from constructions.sim_ln import (
     sim_ln_four_neuron_solution,
     sim_ln_memorizing_solution,
@@ -48,6 +58,16 @@ __all__ = [
     "four_neuron_solution",
     "printed_r",
     "flattest_r",
+    # 2-MLP-No-Bias (Theorem 3.1, App. A.2.4)
+    "a24_solution",
+    # 2-MLP-Sim-BN (Theorem 3.2, Condition 1, Lemma A.1)
+    "Condition1Report",
+    "check_condition1",
+    "condition1_dataset",
+    "lemma_a1_solution",
+    "near_flattest_sim_bn",
+    "theorem_3_2_counterexample",
+    "concentration",
     # 2-MLP-Sim-LN (Theorem 5.1, Propositions 5.1-5.2)
     "sim_ln_memorizing_solution",
     "sim_ln_xor_memorizing_solution",
