@@ -13,6 +13,7 @@ NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.i
 SMALL = {
     "01_scenario_ii_tour": {"D": 5, "N": 8, "CIRCLE_N": 5, "R_POINTS": 5, "ERROR_DS": [3, 4], "ERROR_NS": [1, 4]},
     "02_table1_scenarios_i_iii": {"D": 4, "N": 6, "EPS_POINTS": 6},
+    "03_experiments": {"SCALE": "smoke", "SEEDS": 1, "CHUNKS": 2},
 }
 
 

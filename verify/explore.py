@@ -25,6 +25,8 @@ __all__ = [
     "eq5_sharpness_curve",
     "hypercube_error_table",
     "sim_ln_epsilon_curve",
+    "scale_schedule",
+    "train_in_chunks",
 ]
 
 
@@ -206,3 +208,31 @@ def sim_ln_epsilon_curve(d: int, n: int = 16, eps=None, seed: int = 0) -> SimLNE
         )
     cols = [np.array(col) for col in zip(*rows, strict=True)]
     return SimLNEpsilonCurve(d, ds.n, eps, *cols, c)
+
+
+def train_in_chunks(configs, outs, chunks: int = 4, threads: int = 1):
+    """Train several runs (:func:`sharpness.train_many`) in ``chunks`` pieces, yielding the list
+    of :class:`~sharpness.training.RunResult` after each piece, for live plots. Each piece
+    resumes from the checkpoints in ``outs``, so the result is the same as one uninterrupted run;
+    a finished run is reused."""
+    from sharpness.training import train_many
+
+    chunks = check_int("chunks", chunks, minimum=1)
+    if len(outs) != len(configs):
+        raise ValueError(f"need one output directory per run, got {len(outs)} for {len(configs)}")
+    longest = max(c.epochs for c in configs)
+    step = -(-longest // chunks)
+    for _ in range(chunks):
+        yield train_many(configs, outs, progress=False, threads=threads, stop_after_epochs=step)
+
+
+def scale_schedule(config, lr_factor: float = 1.0, rho_factor: float = 1.0):
+    """A training configuration with every phase's learning rate and SAM radius rescaled."""
+    import dataclasses
+
+    lr_factor = check_positive_float("lr_factor", lr_factor)
+    rho_factor = check_positive_float("rho_factor", rho_factor)
+    phases = tuple(
+        dataclasses.replace(p, lr=p.lr * lr_factor, rho=p.rho * rho_factor) for p in config.phases
+    )
+    return config.replace(phases=phases)

@@ -77,3 +77,30 @@ def plot_sim_ln_epsilon_curve(ax, curve) -> None:
     ax.set_ylabel("Tr(Hessian of L)")
     ax.set_title(f"2-MLP-Sim-LN, d = {curve.d}, n = {curve.n}, c = sqrt(d+1)")
     ax.legend(fontsize=8)
+
+
+def plot_runs(axes, results, labels) -> None:
+    """Train loss, exact sharpness and test error against epochs, one line per run (the paper's
+    panels). ``axes`` holds three matplotlib axes; sampled test errors are marked as estimates."""
+    keys = (
+        ("train_loss", "train loss", True),
+        ("sharpness", "Tr(Hessian of L)", False),
+        ("test_error", "test zero-one error", False),
+    )
+    for ax, (key, ylabel, logy) in zip(axes, keys, strict=True):
+        for res, label in zip(results, labels, strict=True):
+            pts = [(m["epoch"], m[key]) for m in res.metrics if m.get(key) is not None]
+            if not pts:
+                continue
+            est = key == "test_error" and any(m.get("test_exact") is False for m in res.metrics)
+            ax.plot(
+                *zip(*pts, strict=True),
+                "-",
+                marker="." if len(pts) < 30 else None,
+                label=label + (" (sampled estimate)" if est else ""),
+            )
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(ylabel)
+        if logy:
+            ax.set_yscale("log")
+        ax.legend(fontsize=8)

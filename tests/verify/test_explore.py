@@ -87,3 +87,38 @@ def test_sim_ln_epsilon_curve_against_the_closed_bound():
     fig, ax = plt.subplots()
     plot_sim_ln_epsilon_curve(ax, curve)
     plt.close(fig)
+
+
+def test_train_in_chunks_equals_one_uninterrupted_run(tmp_path):
+    import matplotlib.pyplot as plt
+
+    from sharpness.training import train
+    from verify.commands.experiments import panel_configs
+    from verify.explore import train_in_chunks
+    from verify.plotting import plot_runs
+
+    cfg = panel_configs("fig4b", "smoke", 1)[0]
+    seen = [r[0].epoch for r in train_in_chunks([cfg], [tmp_path / "a"], chunks=3)]
+    assert seen[-1] == cfg.epochs and seen == sorted(seen)
+    chunked = train_in_chunks([cfg], [tmp_path / "a"], chunks=1)
+    final = next(chunked)[0]
+    whole = train(cfg, tmp_path / "b", progress=False)
+    for k in whole.params:
+        np.testing.assert_array_equal(np.asarray(final.params[k]), np.asarray(whole.params[k]))
+    fig, axes = plt.subplots(1, 3)
+    plot_runs(axes, [final], ["1-SAM"])
+    plt.close(fig)
+    with pytest.raises(ValueError, match="one output directory per run"):
+        next(train_in_chunks([cfg], [], chunks=2))
+
+
+def test_scale_schedule_rescales_every_phase():
+    from verify.commands.experiments import panel_configs
+    from verify.explore import scale_schedule
+
+    cfg = panel_configs("fig4b", "smoke", 1)[0]
+    new = scale_schedule(cfg, 2.0, 0.5)
+    for a, b in zip(cfg.phases, new.phases, strict=True):
+        assert b.lr == 2 * a.lr and b.rho == 0.5 * a.rho and b.epochs == a.epochs
+    with pytest.raises(ValueError, match="lr_factor"):
+        scale_schedule(cfg, -1.0)
