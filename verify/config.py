@@ -15,6 +15,10 @@ DEFAULT_D = 10
 DEFAULT_N = 100  # the paper's n; capped at 2^d
 
 
+#: Largest d for which the claims attempt the exact hypercube error by sub-cube pruning.
+MAX_PRUNED_D = 64
+
+
 @dataclass(frozen=True, eq=False)
 class ClaimConfig:
     """Parameters shared by every claim.
@@ -92,4 +96,10 @@ class ClaimConfig:
 
     @property
     def hypercube_is_enumerable(self) -> bool:
-        return self.hypercube_samples is not None or self.d <= math.log2(self.max_points)
+        """Whether the exact hypercube count is attempted: up to 2^d <= max_points by enumeration,
+        and up to d = MAX_PRUNED_D by sub-cube pruning (the paper's constructions finish in
+        seconds at d = 64; a network without that structure is refused by
+        :func:`sharpness.hypercube_error` when more than max_points points remain)."""
+        if self.hypercube_samples is not None:
+            return True
+        return self.d <= max(math.log2(self.max_points), MAX_PRUNED_D)

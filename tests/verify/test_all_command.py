@@ -77,7 +77,7 @@ def test_a_failing_claim_gives_exit_one_and_not_reproduced(capsys):
     "args,needle",
     [
         (["--ln-epsilon", "-1"], "ln_epsilon must be a finite number > 0"),
-        (["--d", "40"], "--hypercube-samples"),
+        (["--d", "65"], "--hypercube-samples"),
         (["--d", "1"], "d must be an integer >= 2"),
         (["--bogus"], "unrecognized arguments"),
     ],

@@ -209,7 +209,7 @@ def cli(capsys, *args):
         (["5.1", "--ln-epsilon", "0"], "ln_epsilon must be a finite number > 0"),
         (["prop5.2", "--ln-epsilon", "-1"], "ln_epsilon must be a finite number > 0"),
         (["prop5.1", "--ln-epsilon", "nan"], "ln_epsilon must be a finite number > 0"),
-        (["prop5.1", "--d", "40"], "--hypercube-samples"),
+        (["prop5.1", "--d", "65"], "--hypercube-samples"),
         (["prop5.2", "--ln-epsilon", "x"], "invalid float value"),
     ],
     ids=["zero", "negative", "nan", "too-large", "not-a-number"],

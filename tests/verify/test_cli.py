@@ -65,7 +65,7 @@ def test_list():
         (["4.1", "--n", "0"], "n must be an integer >= 1"),
         (["4.1", "--depth", "1"], "depth must be an integer >= 2"),
         (["9.9"], "unknown claim id"),
-        (["prop4.1", "--d", "40"], "--hypercube-samples"),
+        (["prop4.1", "--d", "65"], "--hypercube-samples"),
         ([], "claim id is required"),
         (["4.1", "--bogus"], "unrecognized arguments"),
     ],
@@ -102,3 +102,10 @@ def test_too_large_offers_a_labelled_estimate():
     checks = {c["name"]: c for c in json.loads(p.stdout)["checks"]}
     est = [c for c in checks.values() if c["kind"] == "estimate"]
     assert len(est) == 1 and "ESTIMATE" in est[0]["detail"] and "MSE estimate" in est[0]["detail"]
+
+
+def test_paper_constructions_are_counted_exactly_beyond_enumeration():
+    # 2^64 points: sub-cube pruning, no sampling
+    proc = run("prop4.1", "--d", "64", "--n", "100")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "{-1,1}^64" in proc.stdout and "estimate" not in proc.stdout.lower().split("notes")[0]
