@@ -237,7 +237,7 @@ def check_trace_identity(ev: Evaluation) -> CheckResult:
         ev.trace,
         ev.lemma41,
         ev.tol.describe(),
-        f"exact Hessian trace (autograd) vs per-example gradients; "
+        f"exact Hessian trace (true second derivatives, no estimator) vs per-example gradients; "
         f"difference {ev.trace - ev.lemma41:.3e}",
     )
 
