@@ -255,21 +255,9 @@ def _backpack(net, X, y):
 def autograd_diagonal(net, X, y):
     """The generic autograd path of :mod:`sharpness.hessian_trace` (one HVP per hidden unit),
     bypassing the closed forms registered in its dispatch table: the width-500 reference."""
-    from sharpness.hessian_trace import _preact_hessian_diag
+    from sharpness.hessian_trace import autograd_hessian_diagonal
 
-    arch, params = net.arch, net.param_dict()
-    n = X.shape[0]
-    acts = arch.layer_inputs(params, X)
-    zs = arch.preactivations(params, X)
-    D = arch.depth
-    diag = {f"W{D}": (2.0 / n) * torch.sum(acts[D - 1] ** 2, dim=0, keepdim=True)}
-    for layer in range(1, D):
-        z = zs[layer - 1]
-        h = _preact_hessian_diag(arch, params, layer, z, y, max(1, (1 << 21) // z.numel()))
-        diag[f"W{layer}"] = (h.T @ acts[layer - 1] ** 2) / n
-        if layer == 1 and arch.bias:
-            diag["b1"] = h.sum(dim=0) / n
-    return {k: diag[k].detach() for k in arch.param_names}
+    return autograd_hessian_diagonal(net, X, y)
 
 
 def _close(a: dict, b: dict, keys) -> bool:

@@ -106,6 +106,15 @@ def hessian_diagonal(net, X, y, *, check_kinks: bool = True, chunk: int | None =
         report = find_kinks(net, X, y)
         if not report.twice_differentiable:
             raise NonDifferentiableError(report)
+    return autograd_hessian_diagonal(net, X, y, chunk=chunk)
+
+
+def autograd_hessian_diagonal(net, X, y, *, chunk: int | None = None) -> dict[str, torch.Tensor]:
+    """The generic path of :func:`hessian_diagonal`: one HVP per hidden unit w.r.t. the
+    pre-activations, for any architecture whose examples do not interact. It bypasses the closed
+    forms registered in ``_DIAGONALS`` (the benchmarks use it as their reference) and does not
+    check kinks: call it only where L is twice differentiable."""
+    X, y = _as_tensors(net, X, y)
     arch, params = net.arch, net.param_dict()
     n = X.shape[0]
     acts = arch.layer_inputs(params, X)

@@ -73,6 +73,18 @@ class Evaluation:
         self.seed = seed
         self.progress = progress
 
+    @classmethod
+    def from_config(cls, net, dataset: Dataset, config) -> Evaluation:
+        """An evaluation with the hypercube settings of a :class:`verify.config.ClaimConfig`."""
+        return cls(
+            net,
+            dataset,
+            hypercube_samples=config.hypercube_samples,
+            max_points=config.max_points,
+            seed=config.seed,
+            progress=config.progress,
+        )
+
     @cached_property
     def outputs(self) -> torch.Tensor:
         return self.net(self.X).detach()
@@ -242,16 +254,20 @@ def check_trace_identity(ev: Evaluation) -> CheckResult:
     )
 
 
-def check_trace_bound(ev: Evaluation) -> CheckResult:
-    """Tr(nabla^2 L) equals the lower bound over all interpolators: the flattest-model certificate."""
+def check_trace_bound(ev: Evaluation, name: str | None = None, bound_note: str = "") -> CheckResult:
+    """Tr(nabla^2 L) equals the lower bound over all interpolators: the flattest-model certificate.
+
+    ``ev.bound`` is any bound with a ``trace`` (the Jacobian bound by default; an architecture's
+    own bound through a subclass of :class:`Evaluation`); ``name`` and ``bound_note`` describe it.
+    """
     b = ev.bound
-    name = f"Tr(H) = lower bound (D={b.depth})"
+    name = name or f"Tr(H) = lower bound (D={b.depth})"
     if ev.trace is None:
         return CheckResult(name, False, None, b.trace, ev.tol.describe(), ev.undefined_detail())
     ok = ev.tol.close(ev.trace, b.trace)
     gap = ev.trace - b.trace
     if ok:
-        detail = "equality certifies a flattest interpolator"
+        detail = bound_note + "equality certifies a flattest interpolator"
     elif gap < 0:
         detail = f"trace BELOW the bound by {-gap:.3e}: the model does not interpolate, or the bound is wrong"
     else:

@@ -81,14 +81,7 @@ def run(config: ClaimConfig) -> ClaimRun:
         epsilon=eps,
         form=config.form,
     )
-    ev = Evaluation(
-        cons.network,
-        dataset,
-        hypercube_samples=config.hypercube_samples,
-        max_points=config.max_points,
-        seed=config.seed,
-        progress=config.progress,
-    )
+    ev = Evaluation.from_config(cons.network, dataset, config)
     expected_errors = max(2**d - n, 0)
     checks = [
         CheckResult(

@@ -61,14 +61,7 @@ def run(config: ClaimConfig) -> ClaimRun:
     d, n = dataset.d, dataset.n
     width = max(n, 4)
     cons = four_neuron_solution(d, width=width, depth=config.depth, form=config.form)
-    ev = Evaluation(
-        cons.network,
-        dataset,
-        hypercube_samples=config.hypercube_samples,
-        max_points=config.max_points,
-        seed=config.seed,
-        progress=config.progress,
-    )
+    ev = Evaluation.from_config(cons.network, dataset, config)
     checks = [
         check_interpolation(ev),
         check_differentiability(ev),

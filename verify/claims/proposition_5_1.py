@@ -84,14 +84,7 @@ def run(config: ClaimConfig) -> ClaimRun:
         return sim_ln_xor_memorizing_solution(dataset, e, delta=DEFAULT_DELTA, form=form).network
 
     cons = sim_ln_xor_memorizing_solution(dataset, eps, delta=delta, form=config.form)
-    ev = SimLNEvaluation(
-        cons.network,
-        dataset,
-        hypercube_samples=config.hypercube_samples,
-        max_points=config.max_points,
-        seed=config.seed,
-        progress=config.progress,
-    )
+    ev = SimLNEvaluation.from_config(cons.network, dataset, config)
     expected_errors = max(2**d - n, 0)
     checks = [
         CheckResult(

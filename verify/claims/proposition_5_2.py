@@ -95,14 +95,7 @@ def run(config: ClaimConfig) -> ClaimRun:
     eps = config.ln_epsilon if config.ln_epsilon is not None else 0.5 * math.sqrt(d + 1)
     width = max(n, 4)
     cons = sim_ln_four_neuron_solution(d, eps, width=width, form=config.form)
-    ev = SimLNEvaluation(
-        cons.network,
-        dataset,
-        hypercube_samples=config.hypercube_samples,
-        max_points=config.max_points,
-        seed=config.seed,
-        progress=config.progress,
-    )
+    ev = SimLNEvaluation.from_config(cons.network, dataset, config)
     checks = [
         check_ln_epsilon(eps, xor_epsilon_range(d, config.form), config.form),
         check_interpolation(ev),

@@ -272,14 +272,7 @@ def run(config: ClaimConfig) -> ClaimRun:
     require_xor(dataset, "Theorem 3.1")
     eps = config.epsilon if config.epsilon is not None else DEFAULT_A24_EPSILON
     cons = a24_solution(dataset.d, eps, form=config.form, X=dataset.X)
-    ev = Evaluation(
-        cons.network,
-        dataset,
-        hypercube_samples=config.hypercube_samples,
-        max_points=config.max_points,
-        seed=config.seed,
-        progress=config.progress,
-    )
+    ev = Evaluation.from_config(cons.network, dataset, config)
     checks = [
         check_interpolation(ev),
         check_differentiability(ev),

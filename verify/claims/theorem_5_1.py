@@ -42,6 +42,7 @@ from verify.checks import (
     check_differentiability,
     check_interpolation,
     check_memorization,
+    check_trace_bound,
     check_trace_identity,
 )
 from verify.config import ClaimConfig
@@ -145,21 +146,9 @@ def check_regimes(ev: SimLNEvaluation) -> CheckResult:
 
 def check_trace_bound_sim_ln(ev: SimLNEvaluation) -> CheckResult:
     """Tr(nabla^2 L) equals the Lemma A.12 bound: the flattest-interpolator certificate."""
-    b = ev.bound
-    name = "Tr(H) = Lemma A.12 bound"
-    if ev.trace is None:
-        return CheckResult(name, False, None, b.trace, ev.tol.describe(), ev.undefined_detail())
-    ok = ev.tol.close(ev.trace, b.trace)
-    gap = ev.trace - b.trace
-    if ok:
-        detail = "(2/n) sum min(1, 2||x'_i|| |y_i|/eps); equality certifies a flattest interpolator"
-    elif gap < 0:
-        detail = f"trace BELOW the bound by {-gap:.3e}: the model does not interpolate, or the bound is wrong"
-    else:
-        detail = (
-            f"trace exceeds the bound by {gap:.6g} (ratio {ev.trace / b.trace:.6g}): not flattest"
-        )
-    return CheckResult(name, ok, ev.trace, b.trace, ev.tol.describe(), detail)
+    return check_trace_bound(
+        ev, "Tr(H) = Lemma A.12 bound", "(2/n) sum min(1, 2||x'_i|| |y_i|/eps); "
+    )
 
 
 def check_bound_respected_sim_ln(ev: SimLNEvaluation) -> CheckResult:
