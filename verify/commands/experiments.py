@@ -452,25 +452,25 @@ def _v_fig2(R):
     ] + check_features("Fig. 2b", a)
 
 
-def _v_fig4(R):
-    a, b = R["fig4a"], R["fig4b"]
+def _flatter_but_worse(R, base_panel: str, sam_panel: str, base: str) -> list[CheckResult]:
+    """Scenario II's verdict: both fit, 1-SAM ends flatter than the baseline and generalizes worse."""
+    a, b = R[base_panel], R[sam_panel]
     return [
-        check_fits("GD+WD", a),
+        check_fits(base, a),
         check_fits("1-SAM", b),
-        check_flatter("1-SAM", b, "GD+WD", a),
-        check_worse("1-SAM", b, "GD+WD", a),
-        check_degenerates("1-SAM (Fig. 4b)", b),
+        check_flatter("1-SAM", b, base, a),
+        check_worse("1-SAM", b, base, a),
+    ]
+
+
+def _v_fig4(R):
+    return _flatter_but_worse(R, "fig4a", "fig4b", "GD+WD") + [
+        check_degenerates("1-SAM (Fig. 4b)", R["fig4b"])
     ]
 
 
 def _v_fig5(R):
-    a, b = R["fig5a"], R["fig5b"]
-    return [
-        check_fits("SGD+WD", a),
-        check_fits("1-SAM", b),
-        check_flatter("1-SAM", b, "SGD+WD", a),
-        check_worse("1-SAM", b, "SGD+WD", a),
-    ]
+    return _flatter_but_worse(R, "fig5a", "fig5b", "SGD+WD")
 
 
 def _v_fig6(R):
@@ -500,13 +500,7 @@ def _v_fig8(R):
 
 
 def _v_fig9(R):
-    a, b = R["fig9a"], R["fig9b"]
-    return [
-        check_fits("SGD+WD", a),
-        check_fits("1-SAM", b),
-        check_flatter("1-SAM", b, "SGD+WD", a),
-        check_worse("1-SAM", b, "SGD+WD", a),
-    ]
+    return _flatter_but_worse(R, "fig9a", "fig9b", "SGD+WD")
 
 
 def _v_fig10(R):
@@ -520,13 +514,7 @@ def _v_fig10(R):
 
 
 def _v_fig11(R):
-    a, b = R["fig11a"], R["fig11b"]
-    return [
-        check_fits("SGD+WD", a),
-        check_fits("1-SAM", b),
-        check_flatter("1-SAM", b, "SGD+WD", a),
-        check_worse("1-SAM", b, "SGD+WD", a),
-    ]
+    return _flatter_but_worse(R, "fig11a", "fig11b", "SGD+WD")
 
 
 def _plot_fig2b(ax, R):
