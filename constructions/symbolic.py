@@ -28,6 +28,7 @@ __all__ = [
     "ExactConstruction",
     "exact_four_neuron_solution",
     "exact_memorizing_solution",
+    "exact_separation",
     "rational_matrix",
 ]
 
@@ -65,7 +66,23 @@ class ExactConstruction:
         object.__setattr__(self, "parameters", types.MappingProxyType(dict(self.parameters)))
 
 
-def _exact_directions(X: sp.Matrix, Xf: np.ndarray, directions) -> tuple[sp.Matrix, list]:
+def exact_separation(X, directions="lp") -> tuple[sp.Matrix, list]:
+    """Separating directions w_i and their exact margins mu_i = min_{j != i} w_i^T (x_i - x_j).
+
+    Definition 4.1 holds with these directions iff every margin is > 0. Nothing is raised here, so
+    a verifier can report a non-positive margin (e.g. an LP certificate that is wrong in exact
+    arithmetic) as a failed check.
+
+    Args:
+        X: (n, d) inputs (floats are taken as the exact rationals they are).
+        directions: "lp" (exact rationals of the LP directions), "sphere" (w_i = x_i) or an
+            (n, d) array.
+    """
+    Xf = np.asarray(X, dtype=np.float64)
+    return _separation(rational_matrix(Xf), Xf, directions)
+
+
+def _separation(X: sp.Matrix, Xf: np.ndarray, directions) -> tuple[sp.Matrix, list]:
     n = X.rows
     if isinstance(directions, str) and directions == "sphere":
         W = sp.Matrix(X)
@@ -83,6 +100,12 @@ def _exact_directions(X: sp.Matrix, Xf: np.ndarray, directions) -> tuple[sp.Matr
     for i in range(n):
         vals = [(W.row(i) * (X.row(i) - X.row(j)).T)[0, 0] for j in range(n) if j != i]
         margins.append(min(vals) if vals else sp.oo)
+    return W, margins
+
+
+def _exact_directions(X: sp.Matrix, Xf: np.ndarray, directions) -> tuple[sp.Matrix, list]:
+    """:func:`exact_separation`, raising ValueError when a direction does not separate its point."""
+    W, margins = _separation(X, Xf, directions)
     bad = [i for i, m in enumerate(margins) if not m > 0]
     if bad:
         raise ValueError(

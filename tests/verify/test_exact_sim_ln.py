@@ -88,3 +88,48 @@ def test_cli_exact_sim_ln_and_limits():
     assert proc.returncode == 0 and "PASS (proof)" in proc.stdout
     big = run("5.1", "--d", "9", "--exact")
     assert big.returncode == 2 and "d <= 8" in big.stderr
+
+
+@pytest.mark.parametrize("claim", ["4.1", "5.1"])
+def test_exact_margin_check_catches_a_wrong_lp_certificate(claim, monkeypatch):
+    import numpy as np
+
+    import constructions.symbolic as symbolic
+
+    real = symbolic.certify_extreme_points
+
+    def broken(X):  # an LP certificate whose first direction does not separate its point
+        cert = real(X)
+        W = np.array(cert.directions, dtype=float)
+        W[0] = 0.0
+        return type("Cert", (), {"directions": W})()
+
+    monkeypatch.setattr(symbolic, "certify_extreme_points", broken)
+    report = get_exact_runner(claim)(claim, ClaimConfig(d=4, n=6, exact=True)).report
+    assert not report.passed
+    check = report.checks[0]
+    assert check.name == "extreme points (Def. 4.1, exact margins)" and not check.passed
+    assert "point 0" in check.detail
+
+
+@pytest.mark.parametrize(
+    "claim, kw, name",
+    [
+        ("4.1", {"epsilon": 10.0}, "epsilon < min margin (exact)"),
+        ("5.1", {"epsilon": 10.0}, "delta < min margin (exact)"),
+        ("prop5.1", {"epsilon": 3.0}, "delta < 2 (A.4.2)"),
+    ],
+)
+def test_exact_separation_parameter_checks_fail_when_too_large(claim, kw, name):
+    checks = _checks(claim, **kw)
+    assert not checks[name].passed
+
+
+def test_exact_identity_check_fails_off_interpolation():
+    # delta far beyond the margins: several units active per point (normalized regime, where
+    # Hess f has a nonzero diagonal); output weights doubled: residuals are nonzero
+    ds = sample_xor(4, 6, 0)
+    cons = exact_sim_ln_memorizing_solution(ds.X, ds.y, sp.sqrt(5) / 2, delta=50)
+    object.__setattr__(cons, "params", {**cons.params, "W2": cons.params["W2"] * 2})
+    diff, ident, _ = trace_checks(cons)
+    assert diff.passed and not ident.passed  # defined, but the residual term is nonzero

@@ -16,6 +16,7 @@ from constructions import sample_xor
 from constructions.symbolic import (
     exact_four_neuron_solution,
     exact_memorizing_solution,
+    exact_separation,
     rational_matrix,
 )
 from sharpness.symbolic import (
@@ -49,6 +50,27 @@ def _limits(config: ClaimConfig) -> None:
 
 def _s(e) -> str:
     return str(sp.nsimplify(e)) if isinstance(e, sp.Basic) and e.is_Rational else str(e)
+
+
+def extreme_point_check(margins) -> CheckResult:
+    """Definition 4.1 in exact arithmetic: every LP direction, read as exact rationals,
+    separates its point with a margin > 0 (a cross-check of the float LP certificate)."""
+    margin = min(margins)
+    bad = [i for i, m in enumerate(margins) if not m > 0]
+    detail = "min_i min_{j!=i} w_i^T (x_i - x_j) with the LP directions as exact rationals"
+    if bad:
+        detail = (
+            f"point {bad[0]}: its direction does not separate it (exact margin {margins[bad[0]]})"
+        )
+    return CheckResult(
+        "extreme points (Def. 4.1, exact margins)",
+        not bad,
+        _s(margin),
+        "> 0",
+        PROOF,
+        detail,
+        kind="symbolic",
+    )
 
 
 def interpolation_check(cons) -> CheckResult:
@@ -184,21 +206,17 @@ def run_exact(claim_id: str, config: ClaimConfig) -> ClaimRun:
     dataset = training_set(config)
     depth = config.depth
     if claim_id == "4.1":
+        W, margins = exact_separation(dataset.X, "lp")
+        separation = extreme_point_check(margins)
+        if not separation.passed:  # nothing to build on
+            return ClaimRun(_report(claim_id, config, [separation], [], {}), None, dataset)
         cons = exact_memorizing_solution(
-            dataset.X, dataset.y, depth, directions="lp", epsilon=config.epsilon, form=config.form
+            dataset.X, dataset.y, depth, directions=W, epsilon=config.epsilon, form=config.form
         )
         margin = cons.parameters["min_margin"]
         eps = cons.parameters["epsilon"]
         checks = [
-            CheckResult(
-                "extreme points (Def. 4.1, exact margins)",
-                bool(margin > 0),
-                _s(margin),
-                "> 0",
-                PROOF,
-                "min_i min_{j!=i} w_i^T (x_i - x_j) with the LP directions as exact rationals",
-                kind="symbolic",
-            ),
+            separation,
             CheckResult(
                 "epsilon < min margin (exact)",
                 bool(0 < eps < margin),

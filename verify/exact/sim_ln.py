@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import sympy as sp
 
+from constructions.symbolic import exact_separation
 from constructions.symbolic_sim_ln import (
     exact_epsilon,
     exact_sim_ln_four_neuron_solution,
@@ -27,6 +28,7 @@ from sharpness.symbolic_sim_ln import (
 )
 from verify._common import ClaimRun, require_xor, training_set
 from verify.config import ClaimConfig
+from verify.exact.scenario_ii import extreme_point_check
 from verify.registry import get_claim
 from verify.report import CheckResult, ClaimReport
 
@@ -179,18 +181,16 @@ def run_exact(claim_id: str, config: ClaimConfig) -> ClaimRun:
         nz = [c for c in cs if c != 0]
         eps = _eps(config, min(nz) / 2 if nz else sp.Integer(1))
         delta = None if config.epsilon is None else config.epsilon
+        W, margins = exact_separation(dataset.X, "lp")
+        separation = extreme_point_check(margins)
+        if not separation.passed:  # nothing to build on
+            return ClaimRun(_report(claim_id, config, [separation], notes, {}), None, dataset)
         cons = exact_sim_ln_memorizing_solution(
-            dataset.X, dataset.y, eps, directions="lp", delta=delta, form=config.form
+            dataset.X, dataset.y, eps, directions=W, delta=delta, form=config.form
         )
         margin, delta = cons.parameters["min_margin"], cons.parameters["delta"]
         checks = [
-            _check(
-                "extreme points (Def. 4.1, exact margins)",
-                margin > 0,
-                str(margin),
-                "> 0",
-                "min_i min_{j!=i} w_i^T (x_i - x_j), LP directions as exact rationals",
-            ),
+            separation,
             _check("delta < min margin (exact)", 0 < delta < margin, str(delta), f"< {margin}", ""),
             interpolation_check(cons),
             memorization_check(cons),
