@@ -33,6 +33,7 @@ __all__ = [
     "NotExtremePointsError",
     "certify_extreme_points",
     "directions_certificate",
+    "resolve_directions",
     "sphere_directions",
 ]
 
@@ -187,3 +188,20 @@ def certify_extreme_points(X) -> ExtremePointCertificate:
         raise NotExtremePointsError(
             exc.index, "lies in the convex hull of the other points"
         ) from None
+
+
+def resolve_directions(X, directions) -> ExtremePointCertificate:
+    """The certificate the constructions use: "lp" (:func:`certify_extreme_points`), "sphere"
+    (:func:`sphere_directions`), an existing certificate, or an (n, d) array of directions
+    (:func:`directions_certificate`)."""
+    if isinstance(directions, ExtremePointCertificate):
+        return directions
+    if isinstance(directions, str):
+        if directions == "lp":
+            return certify_extreme_points(X)
+        if directions == "sphere":
+            return sphere_directions(X)
+        raise ValueError(
+            f"directions must be 'lp', 'sphere' or an (n, d) array, got {directions!r}"
+        )
+    return directions_certificate(X, directions)

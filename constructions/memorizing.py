@@ -37,10 +37,7 @@ from constructions.architectures import MLP, Network
 from constructions.construction import Construction
 from constructions.dataset import Dataset
 from constructions.extreme_points import (
-    ExtremePointCertificate,
-    certify_extreme_points,
-    directions_certificate,
-    sphere_directions,
+    resolve_directions,
 )
 
 __all__ = ["memorizing_scalings", "memorizing_solution"]
@@ -54,20 +51,6 @@ def memorizing_scalings(y: np.ndarray, x_prime_norms: np.ndarray, depth: int):
     r = np.where(absy > 0, (x_prime_norms / safe) ** (1.0 / depth), 1.0)
     u = np.where(absy > 0, absy * r ** (depth - 1), 1.0)
     return r, u
-
-
-def _certificate(dataset: Dataset, directions) -> ExtremePointCertificate:
-    if isinstance(directions, str):
-        if directions == "lp":
-            return certify_extreme_points(dataset.X)
-        if directions == "sphere":
-            return sphere_directions(dataset.X)
-        raise ValueError(
-            f"directions must be 'lp', 'sphere' or an (n, d) array, got {directions!r}"
-        )
-    if isinstance(directions, ExtremePointCertificate):
-        return directions
-    return directions_certificate(dataset.X, directions)
 
 
 def memorizing_solution(
@@ -101,7 +84,7 @@ def memorizing_solution(
     depth = check_int("depth", depth, minimum=2)
     if form not in ("printed", "corrected"):
         raise ValueError(f"form must be 'printed' or 'corrected', got {form!r}")
-    cert = _certificate(dataset, directions)
+    cert = resolve_directions(dataset.X, directions)
     eps = 0.5 * cert.min_margin if epsilon is None else check_positive_float("epsilon", epsilon)
     if not np.isfinite(eps):  # n == 1: any epsilon works
         eps = 1.0

@@ -77,10 +77,7 @@ from constructions.architectures import Network, SimLN
 from constructions.construction import Construction
 from constructions.dataset import Dataset
 from constructions.extreme_points import (
-    ExtremePointCertificate,
-    certify_extreme_points,
-    directions_certificate,
-    sphere_directions,
+    resolve_directions,
 )
 
 __all__ = [
@@ -140,20 +137,6 @@ def sim_ln_scalings(c, eps: float, form: str = "corrected"):
     return r, u, regime
 
 
-def _certificate(dataset: Dataset, directions) -> ExtremePointCertificate:
-    if isinstance(directions, ExtremePointCertificate):
-        return directions
-    if isinstance(directions, str):
-        if directions == "lp":
-            return certify_extreme_points(dataset.X)
-        if directions == "sphere":
-            return sphere_directions(dataset.X)
-        raise ValueError(
-            f"directions must be 'lp', 'sphere' or an (n, d) array, got {directions!r}"
-        )
-    return directions_certificate(dataset.X, directions)
-
-
 def _regime_counts(regime) -> dict:
     return {name: int(np.sum(regime == name)) for name in (NORMALIZED, LINEAR, ZERO_LABEL)}
 
@@ -187,7 +170,7 @@ def sim_ln_memorizing_solution(
     """
     eps = check_positive_float("eps", eps)
     _check_form(form)
-    cert = _certificate(dataset, directions)
+    cert = resolve_directions(dataset.X, directions)
     if delta is None:
         delta = 0.5 * cert.min_margin
         if not math.isfinite(delta):  # n == 1: any delta works
