@@ -12,7 +12,12 @@ from functools import cached_property
 
 import torch
 
-from constructions import Dataset, NotExtremePointsError, certify_extreme_points
+from constructions import (
+    Dataset,
+    NotExtremePointsError,
+    certify_extreme_points,
+    directions_certificate,
+)
 from sharpness import (
     NonDifferentiableError,
     find_kinks,
@@ -130,27 +135,37 @@ class Evaluation:
         )
 
 
-def check_extreme_points(dataset: Dataset) -> CheckResult:
-    """Definition 4.1 by LP, margins recomputed and certified above their rounding bound."""
+def check_extreme_points(dataset: Dataset, certificate=None) -> CheckResult:
+    """Definition 4.1 by LP, margins recomputed and certified above their rounding bound.
+
+    With a ``certificate`` (the one a construction was built on), its directions are re-certified
+    on ``dataset`` instead of solving the LP again: the check fails if any of them does not
+    separate its point.
+    """
     try:
-        cert = certify_extreme_points(dataset.X)
-    except NotExtremePointsError as exc:
+        if certificate is None:
+            cert = certify_extreme_points(dataset.X)
+        else:
+            cert = directions_certificate(dataset.X, certificate.directions, certificate.method)
+    except ValueError as exc:  # NotExtremePointsError names the point
+        where = f"point {exc.index}" if isinstance(exc, NotExtremePointsError) else "directions"
         return CheckResult(
             "extreme points (Def. 4.1)",
             False,
-            f"point {exc.index}",
+            where,
             "> 0 margins",
             "certified",
             str(exc),
             kind="certificate",
         )
+    source = "LP (HiGHS)" if cert.method == "lp" else f"{cert.method!r} direction"
     return CheckResult(
         "extreme points (Def. 4.1)",
         True,
         cert.min_margin,
         "> 0",
         "certified",
-        f"min LP margin over {dataset.n} points, each above its float64 rounding bound",
+        f"{source} margins of all {dataset.n} points, recomputed in float64",
         kind="certificate",
     )
 

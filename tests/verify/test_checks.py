@@ -194,3 +194,16 @@ def test_float32_uses_its_own_tolerance(ds):
     ev = Evaluation(Network(net.arch, net.params, dtype=torch.float32), ds)
     r = check_trace_bound(ev)
     assert r.passed and r.tolerance == "rtol=0.0001, atol=1e-06"
+
+
+def test_extreme_point_check_recertifies_a_given_certificate():
+    from constructions import certify_extreme_points, sample_xor
+
+    ds = sample_xor(5, 10, 0)
+    cert = certify_extreme_points(ds.X)
+    assert check_extreme_points(ds, cert).passed
+    W = np.array(cert.directions)
+    W[3] = -W[3]  # no longer separates point 3
+    broken = type(cert)(W, cert.margins, cert.method)
+    result = check_extreme_points(ds, broken)
+    assert not result.passed and result.value == "point 3"

@@ -24,13 +24,14 @@ from verify._common import ClaimRun, check_epsilon, training_set
 from verify.checks import (
     Evaluation,
     check_differentiability,
+    check_extreme_points,
     check_interpolation,
     check_memorization,
     check_trace_bound,
     check_trace_identity,
 )
 from verify.config import ClaimConfig
-from verify.report import CheckResult, ClaimReport
+from verify.report import ClaimReport
 
 CLAIM = "4.1"
 ORDER = 40
@@ -83,15 +84,7 @@ def run(config: ClaimConfig) -> ClaimRun:
     )
     ev = Evaluation(cons.network, dataset)
     checks = [
-        CheckResult(
-            "extreme points (Def. 4.1)",
-            True,
-            cert.min_margin,
-            "> 0",
-            "certified",
-            f"LP (HiGHS) margins of all {dataset.n} points, recomputed in float64",
-            kind="certificate",
-        ),
+        check_extreme_points(dataset, cert),
         check_epsilon(cons.parameters["epsilon"], cert.min_margin),
         check_interpolation(ev),
         check_memorization(ev),

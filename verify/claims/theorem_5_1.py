@@ -40,6 +40,7 @@ from verify._common import ClaimRun, check_epsilon, training_set
 from verify.checks import (
     Evaluation,
     check_differentiability,
+    check_extreme_points,
     check_interpolation,
     check_memorization,
     check_trace_bound,
@@ -296,15 +297,7 @@ def run(config: ClaimConfig) -> ClaimRun:
     )
     ev = SimLNEvaluation(cons.network, dataset)
     checks = [
-        CheckResult(
-            "extreme points (Def. 4.1)",
-            True,
-            cert.min_margin,
-            "> 0",
-            "certified",
-            f"LP (HiGHS) margins of all {dataset.n} points, recomputed in float64",
-            kind="certificate",
-        ),
+        check_extreme_points(dataset, cert),
         replace(
             check_epsilon(cons.parameters["delta"], cert.min_margin), name="delta < min margin"
         ),

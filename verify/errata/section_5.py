@@ -75,8 +75,9 @@ def section_titles() -> ErrataEntry:
         True,
         "The paper's own subsections say so: 4.2 'SAM empirically finds the non-generalizing "
         "solutions', 5.2 'SAM empirically finds generalizing models'; Table 1's third column marks "
-        "2-layer w/ bias x and w/ simplified LayerNorm check. Rerun: verify-theorem fig4 / fig1 "
-        "(1-SAM's test error on 2-MLP-Bias vs 2-MLP-Sim-LN).",
+        "2-layer w/ bias x and w/ simplified LayerNorm check. A textual inconsistency, not a "
+        "computation; the runs behind it: verify-theorem fig4 --scale paper (1-SAM test error 0.40 "
+        "vs 0 for GD+WD on 2-MLP-Bias) and fig6 (1-SAM generalizes on 2-MLP-Sim-LN).",
     )
 
 
