@@ -97,7 +97,7 @@ def naive_sam_steps(model: NaiveNet, X, y, order, lr: float, rho: float, wd: flo
 
 
 def _setup(arch_name: str, width: int, d: int, n: int, seed: int):
-    from sharpness.training import Phase, TrainConfig, build_arch, initial_params, make_dataset
+    from sharpness.training.runs import Phase, TrainConfig, build_arch, initial_params, make_dataset
 
     cfg = TrainConfig(
         arch=arch_name, phases=(Phase(1, 0.01, 0.05),), width=width, d=d, n=n, seed=seed
@@ -128,7 +128,7 @@ def _stack(p0: dict, R: int, dtype) -> dict:
 
 
 def run(args) -> dict:
-    from sharpness.algorithms import CEngine, StepRule, TorchEngine
+    from sharpness.training.algorithms import CEngine, StepRule, TorchEngine
 
     torch.set_num_threads(1)
     m, d, n = args.width, args.d, args.n
@@ -216,7 +216,7 @@ def run(args) -> dict:
 
     # ---- the trainer end to end (logging exact sharpness and the test error) -----------------
     if args.trainer_epochs:
-        from sharpness.training import Phase, TrainConfig, train
+        from sharpness.training.runs import Phase, TrainConfig, train
 
         cfg = TrainConfig(
             arch="nobias",

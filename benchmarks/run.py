@@ -18,11 +18,11 @@ reference on the same case (the ``agree`` column); a row that disagrees says so.
    Agreement: the exact count must equal the proposition's closed form 2^d - n (resp. 0), and
    the same code must match naive enumeration at d = 16. The naive time is extrapolated.
 3. **Exact Tr(nabla^2 L)** at width 500, d = 30, n = 100 for 2-MLP-Bias, 2-MLP-No-Bias,
-   3-layer MLP-Bias, softplus, 2-MLP-Sim-LN and 2-MLP-Sim-BN (:func:`sharpness.hessian_trace`,
+   3-layer MLP-Bias, softplus, 2-MLP-Sim-LN and 2-MLP-Sim-BN (:func:`sharpness.trace.hessian`,
    kink check included). Baselines: BackPACK's ``DiagHessian`` (ReLU MLPs only; its diagonal must
    equal ours entry by entry); where it does not apply, the target is <= 3x BackPACK's time on
    2-MLP-Bias, and agreement is with the autograd per-unit HVP path of
-   :mod:`sharpness.hessian_trace`. Dense ``torch.func.hessian`` is timed at width 100 (at width
+   :mod:`sharpness.trace.hessian`. Dense ``torch.func.hessian`` is timed at width 100 (at width
    500 it needs about 2 GB); every architecture is also checked against it at width 40.
 4. **Hutchinson** (Rademacher probes, the PyHessian/curvlinops estimator) for context: the
    number of Hessian-vector products for a standard error of 1% of the exact trace, from the
@@ -96,7 +96,7 @@ def _naive_subcube(net, k0: int, bits: int, chunk: int = 1 << 16):
 
 def bench_hypercube(d: int, width: int, sub_bits: int) -> list[Row]:
     from constructions import random_network
-    from sharpness.hypercube_fast import CubeEnumerator, fast_hypercube_error
+    from sharpness.hypercube.enumeration import CubeEnumerator, fast_hypercube_error
 
     net = random_network(d, width, seed=0)
     sub_bits = min(sub_bits, d)
@@ -138,7 +138,7 @@ def bench_hypercube(d: int, width: int, sub_bits: int) -> list[Row]:
 
 def bench_pruning(d: int, n: int, naive_rate: float, check_d: int) -> list[Row]:
     from constructions import four_neuron_solution, memorizing_solution, sample_xor
-    from sharpness.hypercube_error import hypercube_error
+    from sharpness.hypercube.error import hypercube_error
     from sharpness.reference import naive_hypercube_error
 
     rows = []
@@ -253,9 +253,9 @@ def _backpack(net, X, y):
 
 
 def autograd_diagonal(net, X, y):
-    """The generic autograd path of :mod:`sharpness.hessian_trace` (one HVP per hidden unit),
+    """The generic autograd path of :mod:`sharpness.trace.hessian` (one HVP per hidden unit),
     bypassing the closed forms registered in its dispatch table: the width-500 reference."""
-    from sharpness.hessian_trace import autograd_hessian_diagonal
+    from sharpness.trace.hessian import autograd_hessian_diagonal
 
     return autograd_hessian_diagonal(net, X, y)
 
@@ -285,7 +285,7 @@ def _hutchinson(net, X, y, exact: float, probes: int, seed: int = 0):
 
 def bench_traces(d: int, n: int, width: int, dense_width: int, check_width: int, probes: int):
     from constructions import sample_xor
-    from sharpness.hessian_trace import hessian_diagonal, hessian_trace
+    from sharpness.trace.hessian import hessian_diagonal, hessian_trace
     from sharpness.reference import dense_hessian
 
     ds = sample_xor(d, n, 0)

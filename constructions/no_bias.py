@@ -33,12 +33,20 @@ import math
 from fractions import Fraction
 
 import numpy as np
+import torch
 
-from constructions._checks import check_int
+from constructions._checks import as_tensor, check_int
 from constructions.architectures import MLP, Network
 from constructions.construction import Construction
 
-__all__ = ["a24_exact_check", "a24_printed_trace", "a24_balanced_trace", "a24_solution"]
+__all__ = [
+    "a24_balanced_trace",
+    "a24_exact_check",
+    "a24_printed_trace",
+    "a24_solution",
+    "balance_neurons",
+    "lemma31_norm",
+]
 
 _SIGNS = np.array([[1, 1], [1, -1], [-1, 1], [-1, -1]], dtype=np.float64)
 _OUT = np.array([1.0, -1.0, -1.0, 1.0])
@@ -75,8 +83,6 @@ def a24_solution(d: int, epsilon: float = 0.1, *, form: str = "printed", X=None)
     Raises:
         ValueError: for d < 2, eps = 1, a bad form, or form "corrected" without X.
     """
-    from sharpness.no_bias import balance_neurons, lemma31_norm
-
     d = check_int("d", d, minimum=2)
     eps = _check_eps(epsilon)
     if form not in ("printed", "corrected"):
@@ -97,6 +103,34 @@ def a24_solution(d: int, epsilon: float = 0.1, *, form: str = "printed", X=None)
         {"epsilon": eps, "lemma31_norm": lemma31_norm(net)},
         notes,
     )
+
+
+def lemma31_norm(net) -> float:
+    """sum_j ||W1,j||_2 |W2,j|, the complexity measure of Lemma 3.1 (Theta_C)."""
+    p = net.param_dict()
+    return float(torch.sum(torch.linalg.vector_norm(p["W1"], dim=1) * p["W2"][0].abs()))
+
+
+def balance_neurons(net, X):
+    """The same function with each neuron rescaled to minimize its trace term on X (Lemma A.11).
+
+    With A_j = (2/n) sum_i 1[w_j . x_i > 0] ||x_i||^2 and B_j = (2/n) sum_i relu(w_j . x_i)^2,
+    neuron j costs W2[j]^2 A_j + B_j; (w_j, W2[j]) -> (t_j w_j, W2[j]/t_j) with
+    t_j^4 = W2[j]^2 A_j / B_j minimizes it. Neurons with A_j B_j W2[j] = 0 are left as they are.
+    (:func:`sharpness.bounds.no_bias.neuron_decomposition` computes the same A, B.)
+    """
+    X = as_tensor(X, net.dtype)
+    p = net.param_dict()
+    n = X.shape[0]
+    Z = X @ p["W1"].T
+    A = ((2.0 / n) * ((Z > 0).to(X.dtype).T @ torch.sum(X * X, dim=1))).numpy()
+    B = ((2.0 / n) * torch.sum(torch.relu(Z) ** 2, dim=0)).numpy()
+    q = net.numpy_params()
+    w2 = q["W2"][0]
+    ok = (A > 0) & (B > 0) & (w2 != 0)
+    t = np.ones_like(w2)
+    t[ok] = (w2[ok] ** 2 * A[ok] / B[ok]) ** 0.25
+    return net.replace(W1=q["W1"] * t[:, None], W2=(w2 / t)[None, :])
 
 
 def a24_exact_check(d: int, epsilon) -> tuple[int, int]:

@@ -25,7 +25,7 @@ gamma[2i+j+1] = 1, and for k > 4: W'_{1,k} = 0, b'_1[k] = 0, W'_2[k] = 0, gamma[
 **Near-flattest family (Lemma A.3, "equality approached as ||W_1|| -> infinity with W_2 = gamma").**
 Scale s > 0: W_1 rows s [(-1)^i, (-1)^j, 0...], b_1 = -s, gamma = 1/sqrt(2),
 W_2[2i+j+1] = (-1)^{i+j}/sqrt(2). Then f is unchanged (phi is scale invariant), gamma . W_2 is
-the corrected Lemma A.1 vector, and (closed form, ours, from the formula in :mod:`sharpness.sim_bn`):
+the corrected Lemma A.1 vector, and (closed form, ours, from the formula in :mod:`sharpness.architectures.sim_bn`):
 
 .. math::
     \\mathrm{Tr}(\\nabla^2 L)(s) = 8 + \\frac{2}{s^2} \\sum_{b=3}^{d} \\mathrm{Var}_{s \\in S}(s[b])

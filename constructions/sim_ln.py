@@ -5,7 +5,7 @@ The architecture is f(x) = W_2 h / max{||h||, eps}, h = relu(W_1 x + b_1). Write
 
 .. math::  c_i = \\|x'_i\\|\\,|y_i| .
 
-A training point is fitted in one of two *regimes* (Lemma A.12, :mod:`sharpness.sim_ln`):
+A training point is fitted in one of two *regimes* (Lemma A.12, :mod:`sharpness.architectures.sim_ln`):
 
 * **normalized**, ||h(x_i)|| > eps: one active unit k with W_2[k] = y_i gives f(x_i) = y_i and
   ||grad f(x_i)||^2 = ||s||^2 = 1 (the first layer has zero gradient: s = h/||h|| = e_k does not

@@ -1,31 +1,37 @@
 """Sharpness Tr(nabla^2 L), exactly: Lemma 4.1, the Jacobian lower bound, kinks and hypercube error."""
 
 from constructions.tolerance import Tolerance, tolerance_for
-from sharpness.flattest_search import SearchResult, SearchSettings, error_versus_n, flattest_search
-from sharpness.hessian_trace import hessian_diagonal, hessian_trace, one_sided_traces
-from sharpness.hypercube_error import (
-    DEFAULT_MAX_POINTS,
-    EnumerationTooLargeError,
-    HypercubeError,
-    SampledHypercubeError,
-    hypercube_error,
-    sampled_hypercube_error,
-)
-from sharpness.hypercube_fast import fast_hypercube_error
-from sharpness.kinks import Kink, KinkReport, NonDifferentiableError, find_kinks
-from sharpness.lemma_4_1 import gradient_sq_norms, lemma41_trace
-from sharpness.loss import mse_loss
-from sharpness.lower_bound import JacobianLowerBound, eq4_residuals, jacobian_lower_bound
-from sharpness.no_bias import lemma31_norm
-from sharpness.sim_bn import lemma_a3_bound
-from sharpness.sim_ln import (
+from sharpness.architectures.sim_bn import lemma_a3_bound
+from sharpness.architectures.sim_ln import (
     EpsilonRange,
     SimLNLowerBound,
     memorizing_epsilon_range,
     sim_ln_lower_bound,
     xor_epsilon_range,
 )
-from sharpness.subcube import branch_and_bound
+from sharpness.bounds import JacobianLowerBound, eq4_residuals, jacobian_lower_bound, lemma31_norm
+from sharpness.hypercube import (
+    DEFAULT_MAX_POINTS,
+    EnumerationTooLargeError,
+    HypercubeError,
+    SampledHypercubeError,
+    branch_and_bound,
+    fast_hypercube_error,
+    hypercube_error,
+    sampled_hypercube_error,
+)
+from sharpness.trace import (
+    Kink,
+    KinkReport,
+    NonDifferentiableError,
+    find_kinks,
+    gradient_sq_norms,
+    hessian_diagonal,
+    hessian_trace,
+    lemma41_trace,
+    mse_loss,
+    one_sided_traces,
+)
 
 __all__ = [
     # loss and sharpness (Section 2, Lemma 4.1)
@@ -79,9 +85,23 @@ __all__ = [
 ]
 
 
-def __getattr__(name):  # the trainer is imported on first use (it is heavier than the rest)
-    if name in ("TrainConfig", "Phase", "preset", "train", "train_many", "load_run"):
-        from sharpness import training
+_TRAINING = {  # imported on first use: the trainer is heavier than the rest
+    "TrainConfig": "runs",
+    "Phase": "runs",
+    "preset": "runs",
+    "train": "runs",
+    "train_many": "runs",
+    "load_run": "runs",
+    "SearchSettings": "flattest_search",
+    "SearchResult": "flattest_search",
+    "flattest_search": "flattest_search",
+    "error_versus_n": "flattest_search",
+}
 
-        return getattr(training, name)
+
+def __getattr__(name):
+    if name in _TRAINING:
+        from importlib import import_module
+
+        return getattr(import_module(f"sharpness.training.{_TRAINING[name]}"), name)
     raise AttributeError(f"module 'sharpness' has no attribute {name!r}")

@@ -29,8 +29,8 @@ from sharpness import (
     sampled_hypercube_error,
     tolerance_for,
 )
-from sharpness._rounding import bounded_forward
-from sharpness.hypercube_error import DEFAULT_MAX_POINTS
+from sharpness.memorization import memorization_violations
+from sharpness.hypercube.error import DEFAULT_MAX_POINTS
 from verify.report import CheckResult
 
 __all__ = [
@@ -205,23 +205,7 @@ def check_memorization(ev: Evaluation) -> CheckResult:
             "one-hot activations need ReLU units",
             kind="exact",
         )
-    bf = bounded_forward(arch, ev.net.param_dict(), ev.X)
-    violations = []
-    for layer, (z, err) in enumerate(zip(bf.preacts, bf.preact_errors, strict=True), start=1):
-        active = z > err
-        zero = z + err <= 0
-        for i in range(z.shape[0]):
-            n_active = int(active[i].sum())
-            if n_active != 1 or int(zero[i].sum()) != z.shape[1] - 1:
-                violations.append(f"layer {layer}, point {i}: {n_active} active unit(s)")
-        owners = torch.argmax(active.to(torch.int8), dim=1)
-        one_hot = active.sum(dim=1) == 1
-        seen: dict[int, int] = {}
-        for i in torch.nonzero(one_hot).flatten().tolist():
-            k = int(owners[i])
-            if k in seen:
-                violations.append(f"layer {layer}: points {seen[k]} and {i} share neuron {k}")
-            seen[k] = i
+    violations = memorization_violations(ev.net, ev.X)
     detail = (
         ""
         if not violations

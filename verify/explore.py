@@ -13,7 +13,7 @@ import torch
 from constructions import Dataset, four_neuron_solution, memorizing_solution, sample_xor
 from constructions._checks import check_int, check_positive_float
 from sharpness import hessian_trace, hypercube_error, jacobian_lower_bound
-from sharpness.symbolic import eq5_sharpness
+from sharpness.symbolic.scenario_ii import eq5_sharpness
 
 __all__ = [
     "ActivationRegions",
@@ -215,7 +215,7 @@ def train_in_chunks(configs, outs, chunks: int = 4, threads: int = 1):
     of :class:`~sharpness.training.RunResult` after each piece, for live plots. Each piece
     resumes from the checkpoints in ``outs``, so the result is the same as one uninterrupted run;
     a finished run is reused."""
-    from sharpness.training import train_many
+    from sharpness.training.runs import train_many
 
     chunks = check_int("chunks", chunks, minimum=1)
     if len(outs) != len(configs):

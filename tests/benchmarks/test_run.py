@@ -21,7 +21,7 @@ def test_quick_benchmark_agrees_with_references(capsys):
 def test_quick_training_benchmark_agrees_with_the_naive_loop(capsys):
     import pytest
 
-    from sharpness.algorithms import KernelUnavailableError, load_kernel
+    from sharpness.training.algorithms import KernelUnavailableError, load_kernel
 
     try:
         load_kernel()

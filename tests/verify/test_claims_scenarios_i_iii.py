@@ -13,7 +13,7 @@ import torch
 from constructions import MLP, Network, sample_xor
 from constructions.no_bias import a24_solution
 from constructions.sim_bn import condition1_dataset, lemma_a1_solution, near_flattest_sim_bn
-from sharpness.flattest_search import SearchSettings, flattest_search
+from sharpness.training.flattest_search import SearchSettings, flattest_search
 from tests.verify.test_cli import run as run_installed
 from verify import ClaimConfig, run_claim, save_run
 from verify.checks import Evaluation

@@ -14,7 +14,7 @@ from constructions.sim_ln import (
     sim_ln_memorizing_solution,
     sim_ln_xor_memorizing_solution,
 )
-from sharpness.sim_ln import memorizing_epsilon_range, xor_epsilon_range
+from sharpness.architectures.sim_ln import memorizing_epsilon_range, xor_epsilon_range
 from verify import ClaimConfig, run_claim, save_run
 from verify.checks import check_differentiability, check_interpolation, check_trace_identity
 from verify.claims.theorem_5_1 import (

@@ -53,7 +53,7 @@ def test_exact_zero_one_check_fails_for_a_flipped_network():
     report = run_exact("prop4.2", ClaimConfig(dataset=flipped, exact=True)).report
     assert report.passed
     cons = exact_four_neuron_solution(ds.X, 4)
-    from sharpness.symbolic import exact_hypercube_errors
+    from sharpness.symbolic.scenario_ii import exact_hypercube_errors
 
     p = dict(cons.params)
     p["W2"] = -p["W2"]

@@ -76,7 +76,7 @@ def test_each_exact_sim_ln_check_fails_on_a_broken_construction():
 def test_exact_zero_one_check_fails_for_a_flipped_network():
     d = 4
     cons = exact_sim_ln_four_neuron_solution(sample_xor(d, 4, 0).X, d, 1)
-    from sharpness.symbolic_sim_ln import exact_hypercube_errors_sim_ln
+    from sharpness.symbolic.sim_ln import exact_hypercube_errors_sim_ln
 
     p = dict(cons.params)
     p["W2"] = -p["W2"]

@@ -92,7 +92,7 @@ def test_sim_ln_epsilon_curve_against_the_closed_bound():
 def test_train_in_chunks_equals_one_uninterrupted_run(tmp_path):
     import matplotlib.pyplot as plt
 
-    from sharpness.training import train
+    from sharpness.training.runs import train
     from verify.commands.experiments import panel_configs
     from verify.explore import train_in_chunks
     from verify.plotting import plot_runs

@@ -10,7 +10,7 @@ evidence, not a proof**. It checks
 * the flattest interpolator found by the seeded search of claim 3.1 lies in Theta_C with
   C = 4 sqrt(2), twice the Condition-2 constant: our explicit reading of "an absolute constant"
   (the paper gives none). On complete symmetric sets every interpolator has norm >= 2 sqrt 2
-  (:mod:`sharpness.no_bias`), so the reading leaves a factor 2 of slack.
+  (:mod:`sharpness.bounds.no_bias`), so the reading leaves a factor 2 of slack.
 
 The report also gives, for the flattest found, the corrected chain of Lemma A.4 in numbers,
 sum_j ||W1,j|| |W2,j| <= Tr / (2 min_j sqrt(A_j B_hat_j)) (:class:`sharpness.no_bias.NeuronDecomposition`),
@@ -28,8 +28,8 @@ import torch
 
 from constructions.no_bias import a24_solution
 from constructions.tolerance import tolerance_for
-from sharpness.flattest_search import SearchSummary, describe_values
-from sharpness.no_bias import lemma31_norm, lemma_a11_ratio, neuron_decomposition
+from sharpness.training.flattest_search import SearchSummary, describe_values
+from sharpness.bounds.no_bias import lemma31_norm, lemma_a11_ratio, neuron_decomposition
 from verify._common import ClaimRun, require_xor, training_set
 from verify.checks import Evaluation, check_interpolation
 from verify.claims.theorem_3_1 import DEFAULT_A24_EPSILON, depth_note, enumerates, nobias_search

@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 
 from constructions.sim_ln import sim_ln_xor_memorizing_solution
-from sharpness.sim_ln import sim_ln_lower_bound, xor_epsilon_range
+from sharpness.architectures.sim_ln import sim_ln_lower_bound, xor_epsilon_range
 from verify._common import ClaimRun, require_enumerable, require_xor, training_set
 from verify.checks import (
     check_differentiability,

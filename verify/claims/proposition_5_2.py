@@ -11,7 +11,7 @@ Width. The proposition says width n; Eq. (18) needs 4 neurons, so we use width m
 n <= 2 no width-n 2-MLP-Sim-LN has zero error: its sign is that of the 2-MLP-Bias
 W_2 relu(W_1 x + b_1), and the argument in verify/claims/proposition_4_2.py applies. The unused
 neurons (k > 4) are exactly zero: their ReLUs sit at 0 at every point, harmless at interpolation
-only (W_2[k] = 0; they reach f through ||h|| at second order, see sharpness/sim_ln.py).
+only (W_2[k] = 0; they reach f through ||h|| at second order, see sharpness/architectures/sim_ln.py).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import math
 
 from constructions.sim_ln import sim_ln_four_neuron_solution
 from sharpness import hypercube_error
-from sharpness.sim_ln import sim_ln_lower_bound, xor_epsilon_range
+from sharpness.architectures.sim_ln import sim_ln_lower_bound, xor_epsilon_range
 from verify._common import ClaimRun, require_enumerable, require_xor, training_set
 from verify.checks import (
     check_differentiability,

@@ -7,9 +7,9 @@ A statement about *all* flattest interpolators: no construction proves it, so th
 * App. A.2.4's witness of Condition 2 (:func:`constructions.no_bias.a24_solution`), printed or
   balanced ("corrected": the same function, each neuron rescaled to its flattest scale):
   interpolation, differentiability, exact Tr(nabla^2 L) against Lemma 4.1's sum and against Lemma
-  A.11's per-neuron display (corrected, :mod:`sharpness.no_bias`), the Jacobian bound, and zero
+  A.11's per-neuron display (corrected, :mod:`sharpness.bounds.no_bias`), the Jacobian bound, and zero
   error on all of {-1,1}^d (exact enumeration);
-* a seeded multi-start search for flattest interpolators (:mod:`sharpness.flattest_search`): the
+* a seeded multi-start search for flattest interpolators (:mod:`sharpness.training.flattest_search`): the
   closed-form objective against per-example autograd gradients at every start, the bound at
   every interpolating start, and the exact hypercube error of the flattest found against
   min(1, d ln(d) / n), our reading of O~(d/n) (constant 1, one log factor; the paper gives no
@@ -28,8 +28,8 @@ from dataclasses import replace
 import torch
 
 from constructions.no_bias import a24_solution
-from sharpness.flattest_search import SearchSettings, SearchSummary, cached_search, describe_values
-from sharpness.no_bias import complete_symmetric_infimum, neuron_decomposition
+from sharpness.training.flattest_search import SearchSettings, SearchSummary, cached_search, describe_values
+from sharpness.bounds.no_bias import complete_symmetric_infimum, neuron_decomposition
 from verify._common import ClaimRun, require_xor, training_set
 from verify.checks import (
     Evaluation,
@@ -300,7 +300,7 @@ def run(config: ClaimConfig) -> ClaimRun:
             "This training set is complete and antipodally symmetric: the infimum of Tr over "
             f"twice-differentiable no-bias interpolators is 4 sqrt(2d) = {inf.value:.12g} > the "
             f"Jacobian bound 4 sqrt(d) = {inf.jacobian:.12g}, and it is NOT attained (proof in "
-            "sharpness/no_bias.py): 'argmin_{L=0} Tr' of Theorem 3.1 is empty here."
+            "sharpness/bounds/no_bias.py): 'argmin_{L=0} Tr' of Theorem 3.1 is empty here."
         )
     checks.append(check_search_generalizes(summary, config.hypercube_samples, config.seed))
     notes.insert(0, _search_note(summary))

@@ -12,7 +12,7 @@ test points, which fails where a batch statistic a_j -> 0. What does hold and is
 * Condition 1 (:func:`constructions.sim_bn.check_condition1`, exact integer rank);
 * Lemma A.1 (corrected weights): ||gamma . W2||_1 = 2 = its lower bound, zero error on the cube;
 * inf Tr = 8 (Lemma A.3 corrected: factor 2/n and live neurons only), approached by Lemma A.3's
-  family: exact Tr (true second derivatives, :mod:`sharpness.sim_bn`) = the closed form
+  family: exact Tr (true second derivatives, :mod:`sharpness.architectures.sim_bn`) = the closed form
   8 + (2/s^2) sum_b (1 - mean_S(s_b)^2), within kappa of 8, zero cube error, concentration 0;
 * the seeded flattest-interpolator search: closed form vs autograd, Tr >= 8 at every
   interpolating start, and the concentration ||W1,i[3:d]|| / ||W1,i|| of the flattest found
@@ -42,8 +42,8 @@ from constructions.sim_bn import (
     theorem_3_2_counterexample,
 )
 from constructions.tolerance import tolerance_for
-from sharpness.flattest_search import SearchSettings, cached_search, describe_values
-from sharpness.sim_bn import INFIMUM_CONDITION_1, lemma41_trace_sim_bn, lemma_a3_bound
+from sharpness.training.flattest_search import SearchSettings, cached_search, describe_values
+from sharpness.architectures.sim_bn import INFIMUM_CONDITION_1, lemma41_trace_sim_bn, lemma_a3_bound
 from verify._common import ClaimRun
 from verify.checks import (
     Evaluation,
@@ -220,7 +220,7 @@ def _counterexample_facts(dataset, kappa: float, enumerate_cube: bool = True):
     The misclassified count is exact: all of {-1,1}^d where it can be enumerated, else the
     construction's own test point alone (a lower bound; f there is <= -1 by construction).
     """
-    from sharpness.flattest_search import SEARCH_ENUMERATION_MAX_D
+    from sharpness.training.flattest_search import SEARCH_ENUMERATION_MAX_D
 
     cons = theorem_3_2_counterexample(dataset, kappa)
     ev = SimBNEvaluation(cons.network, dataset)

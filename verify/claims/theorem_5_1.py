@@ -10,7 +10,7 @@ point in a regime that attains its per-point infimum, differentiability (ReLU ki
 switch ||h|| = eps), exact Tr(nabla^2 L) = Lemma 4.1's sum (valid for Sim-LN at interpolation
 only), and Tr(nabla^2 L) = the Lemma A.12 bound (equality certifies flattest). Two random
 2-MLP-Sim-LN that interpolate their own outputs must respect the bound (evidence for Lemma A.12,
-whose derivation is in :mod:`sharpness.sim_ln`).
+whose derivation is in :mod:`sharpness.architectures.sim_ln`).
 
 This module also holds the Sim-LN checks shared by Propositions 5.1 and 5.2.
 """
@@ -27,7 +27,7 @@ import torch
 from constructions import MLP, Network, certify_extreme_points
 from constructions.sim_ln import sim_ln_constants, sim_ln_memorizing_solution
 from sharpness import NonDifferentiableError, hessian_trace, lemma41_trace
-from sharpness.sim_ln import (
+from sharpness.architectures.sim_ln import (
     EpsilonRange,
     find_kinks_sim_ln,
     lemma_a12_printed,
@@ -255,7 +255,7 @@ def _sufficiently_small_note(dataset) -> str:
 def _lemma_a12_note(dataset, eps: float, bound) -> str:
     printed = lemma_a12_printed(dataset.X, dataset.y, eps)
     return (
-        "Lemma A.12 holds as printed and is tight (derivation in sharpness/sim_ln.py): the "
+        "Lemma A.12 holds as printed and is tight (derivation in sharpness/architectures/sim_ln.py): the "
         "per-point infimum of ||grad f||^2 is 1 (||h|| > eps) or 2c/eps (||h|| < eps, t^2 = eps c), "
         f"so inf Tr = (2/n) sum min(1, (2/eps)||x'_i|| |y_i|) = {printed:.12g} as printed vs "
         f"{bound.trace:.12g} from the case analysis, with Lemma 4.1's 2/n. Typo: its proof writes "

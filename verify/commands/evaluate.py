@@ -7,9 +7,9 @@ bias, ``W2``, ..., ``WD``; Sim-BN adds ``gamma``); the depth D is read from the 
 DATASET.npz holds ``X`` (n, d) and ``y`` (n,), as ``--save`` writes them.
 
 Prints the exact zero-one error Pr(y f(x) <= 0) and MSE over all of {-1,1}^d under P_xor
-(Props. 4.1-4.2; :func:`sharpness.hypercube_error`: sub-cube pruning, then the fast exact
+(Props. 4.1-4.2; :func:`sharpness.hypercube.error`: sub-cube pruning, then the fast exact
 enumeration for arbitrary weights). With a dataset also the exact Tr(nabla^2 L)
-(:func:`sharpness.hessian_trace`), the Lemma 4.1 quantities ((2/n) sum ||grad f(x_i)||^2 and the
+(:func:`sharpness.trace.hessian`), the Lemma 4.1 quantities ((2/n) sum ||grad f(x_i)||^2 and the
 interpolation residual) and the architecture's lower bound on the trace of interpolators
 (Theorem 4.1's D-layer bound, Lemma A.12 for Sim-LN, Lemma A.3 corrected for Sim-BN). Sim-BN
 needs ``--data``: its batch statistics come from the training inputs.
@@ -137,7 +137,7 @@ def evaluate(
 def _trace_quantities(net, X, y, dataset) -> dict[str, object]:
     from constructions import MLP, SimBN, SimLN
     from sharpness import hessian_trace, jacobian_lower_bound, lemma41_trace
-    from sharpness.kinks import NonDifferentiableError
+    from sharpness.trace.kinks import NonDifferentiableError
 
     arch = net.arch
     n = X.shape[0]
@@ -150,7 +150,7 @@ def _trace_quantities(net, X, y, dataset) -> dict[str, object]:
         res["trace"] = None  # the Hessian does not exist: reported, never differentiated through
         res["kinks"] = str(exc)
     if isinstance(arch, SimBN):
-        from sharpness.sim_bn import lemma41_trace_sim_bn, lemma_a3_bound
+        from sharpness.architectures.sim_bn import lemma41_trace_sim_bn, lemma_a3_bound
 
         res["lemma41_rhs"] = lemma41_trace_sim_bn(net, X)
         res["lower_bound"] = lemma_a3_bound(net, X).corrected
@@ -158,7 +158,7 @@ def _trace_quantities(net, X, y, dataset) -> dict[str, object]:
     else:
         res["lemma41_rhs"] = lemma41_trace(net, X)
         if isinstance(arch, SimLN):
-            from sharpness.sim_ln import sim_ln_lower_bound
+            from sharpness.architectures.sim_ln import sim_ln_lower_bound
 
             res["lower_bound"] = sim_ln_lower_bound(dataset.X, dataset.y, arch.eps).trace
             res["lower_bound_name"] = "Lemma A.12 (2-MLP-Sim-LN interpolators)"

@@ -175,7 +175,7 @@ def _sharpness_bounds(r) -> tuple[float | None, float | None, str]:
         return s, s, "exact"
     b = rec.get("sharpness_one_sided")
     if b is None and getattr(r, "dataset", None) is not None:
-        from sharpness.training import one_sided_sharpness
+        from sharpness.training.runs import one_sided_sharpness
 
         X, _ = r.dataset.tensors()
         b = one_sided_sharpness(r.network(), X)
@@ -392,7 +392,7 @@ def check_projection(name: str, runs, norm: float) -> CheckResult:
 def _sim_bn_note() -> str:
     return (
         "Sim-BN initialization is not stated in the paper; gamma starts at 1/sqrt(width) "
-        "(sharpness.training note 1). With BatchNorm's gamma = 1, lr * ||df/dW2||^2 = "
+        "(sharpness.training.runs note 1). With BatchNorm's gamma = 1, lr * ||df/dW2||^2 = "
         "0.005 * 500 = 2.5 > 1 at Table 2's first row and 1-SAM diverges in the first epoch "
         "(sharpness-train --arch simbn --gamma-init one ... to see it)"
     )
@@ -401,7 +401,7 @@ def _sim_bn_note() -> str:
 def _logistic_note() -> str:
     import torch
 
-    from sharpness.algorithms import Loss
+    from sharpness.training.algorithms import Loss
 
     p = 0.2
     gamma = math.log((1 - p) / p)
@@ -651,7 +651,7 @@ def panel_configs(panel: str, scale: str, seeds: int):
     """The configurations of one panel at a scale (one per seed)."""
     import dataclasses
 
-    from sharpness.training import preset
+    from sharpness.training.runs import preset
 
     if scale == "smoke":
         base = preset(panel)
@@ -693,7 +693,7 @@ def run_panels(panels, args) -> dict:
     """Train (or reuse) every panel; returns {panel: [RunResult per seed]}."""
     import torch
 
-    from sharpness.training import load_run, train_many
+    from sharpness.training.runs import load_run, train_many
 
     configs, outs, keys = [], [], []
     root = Path(args.out) / args.scale

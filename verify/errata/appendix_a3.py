@@ -8,7 +8,7 @@ import sympy as sp
 from constructions import sample_xor
 from constructions.architectures import MLP
 from constructions.symbolic import exact_memorizing_solution, exact_random_network, rational_matrix
-from sharpness.symbolic import (
+from sharpness.symbolic.scenario_ii import (
     exact_forward,
     exact_gradient_sq_norms,
     exact_hessian_trace,

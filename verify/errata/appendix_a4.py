@@ -1,7 +1,7 @@
 """Appendix A.4 (2-MLP-Sim-LN): Lemma A.12, the constructions of A.4.1, A.4.2 and Eq. (18).
 
 Every entry recomputes its evidence exactly (:mod:`constructions.symbolic_sim_ln`,
-:mod:`sharpness.symbolic_sim_ln`): traces from sympy second derivatives, regimes and signs proven.
+:mod:`sharpness.symbolic.sim_ln`): traces from sympy second derivatives, regimes and signs proven.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from constructions.symbolic_sim_ln import (
     exact_sim_ln_memorizing_solution,
     exact_sim_ln_xor_memorizing_solution,
 )
-from sharpness.symbolic import exact_sign
-from sharpness.symbolic_sim_ln import (
+from sharpness.symbolic.scenario_ii import exact_sign
+from sharpness.symbolic.sim_ln import (
     exact_forward_sim_ln,
     exact_hessian_trace_sim_ln,
     exact_hypercube_errors_sim_ln,
@@ -70,7 +70,7 @@ def lemma_a12() -> ErrataEntry:
         f"Exact, d=4, n=6 (P_xor): the corrected A.4.1 construction attains the bound ({shown}); "
         f"{len(gaps)} random rational Sim-LN interpolators (eps = 1/2, 4) all have Tr >= bound, "
         "signs proven. The bound is tight; the extreme-point hypothesis is not needed for it (the "
-        "derivation in sharpness/sim_ln.py uses none).",
+        "derivation in sharpness/architectures/sim_ln.py uses none).",
     )
 
 

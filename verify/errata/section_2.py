@@ -8,7 +8,7 @@ import sympy as sp
 
 from constructions import sample_xor
 from constructions.symbolic import exact_four_neuron_solution, exact_memorizing_solution
-from sharpness.symbolic import exact_forward, exact_hessian_trace, exact_sign
+from sharpness.symbolic.scenario_ii import exact_forward, exact_hessian_trace, exact_sign
 from verify.errata import ErrataEntry
 
 

@@ -24,9 +24,9 @@ from constructions.sim_bn import (
     theorem_3_2_counterexample,
 )
 from sharpness import hessian_trace, hypercube_error, one_sided_traces
-from sharpness.kinks import find_kinks
-from sharpness.no_bias import neuron_decomposition
-from sharpness.sim_bn import lemma_a3_bound
+from sharpness.trace.kinks import find_kinks
+from sharpness.bounds.no_bias import neuron_decomposition
+from sharpness.architectures.sim_bn import lemma_a3_bound
 from verify.errata import ErrataEntry
 
 ORDER = 3
@@ -122,7 +122,7 @@ def theorem_3_1_argmin() -> ErrataEntry:
         False,
         "on complete, antipodally symmetric sets (e.g. the full cube) the infimum over twice-"
         "differentiable no-bias interpolators is 4 sqrt(2d) and is not attained (proof in "
-        "sharpness/no_bias.py); the statements hold vacuously there, and the paper's computations "
+        "sharpness/bounds/no_bias.py); the statements hold vacuously there, and the paper's computations "
         "implicitly use relu'(0) = 0 at kinks",
         ok,
         f"Full cube, d = {d}: inf = 4 sqrt(2d) = {inf:.12g}; App. A.2.4 balanced, exact Tr(H) = "

@@ -15,7 +15,7 @@ from constructions.symbolic import (
     exact_random_network,
     rational_matrix,
 )
-from sharpness.symbolic import (
+from sharpness.symbolic.scenario_ii import (
     eq5_analysis,
     exact_forward,
     exact_gradient_sq_norms,

@@ -8,7 +8,7 @@ import sympy as sp
 from constructions import sample_xor
 from constructions.symbolic import rational_matrix
 from constructions.symbolic_sim_ln import exact_sim_ln_memorizing_solution
-from sharpness.symbolic_sim_ln import exact_hessian_trace_sim_ln, exact_sim_ln_lower_bound
+from sharpness.symbolic.sim_ln import exact_hessian_trace_sim_ln, exact_sim_ln_lower_bound
 from verify.errata import ErrataEntry
 
 

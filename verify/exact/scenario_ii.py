@@ -1,7 +1,7 @@
 """``--exact`` proofs for Scenario II: Theorem 4.1, Propositions 4.1-4.2 and Lemma 4.1.
 
 Everything is built and checked in exact arithmetic (:mod:`constructions.symbolic`,
-:mod:`sharpness.symbolic`): interpolation as f(x_i) - y_i == 0, activation patterns with proven
+:mod:`sharpness.symbolic.scenario_ii`): interpolation as f(x_i) - y_i == 0, activation patterns with proven
 strict signs, Tr(Hessian of L) from sympy second derivatives of the (locally polynomial) loss,
 equal to the lower bound as simplified expressions, and the full-hypercube zero-one error as an
 exact count. No float tolerance appears in any check.
@@ -19,7 +19,7 @@ from constructions.symbolic import (
     exact_separation,
     rational_matrix,
 )
-from sharpness.symbolic import (
+from sharpness.symbolic.scenario_ii import (
     eq5_analysis,
     eq5_sharpness,
     exact_forward,

@@ -1,7 +1,7 @@
 """``--exact`` proofs for 2-MLP-Sim-LN: Theorem 5.1, Propositions 5.1 and 5.2.
 
 The constructions are built in exact arithmetic (:mod:`constructions.symbolic_sim_ln`, eps exact,
-e.g. sqrt(d+1)/2 by default) and checked with :mod:`sharpness.symbolic_sim_ln`: interpolation as
+e.g. sqrt(d+1)/2 by default) and checked with :mod:`sharpness.symbolic.sim_ln`: interpolation as
 f(x_i) - y_i == 0, strict ReLU signs and the regime of max{||h||, eps} proven (squares compared, so
 no root is rounded), Tr(nabla^2 L) from sympy second derivatives, equal to the Lemma A.12 bound
 (2/n) sum_i min(1, 2 c_i/eps) as simplified expressions, and the full-hypercube zero-one error
@@ -19,8 +19,8 @@ from constructions.symbolic_sim_ln import (
     exact_sim_ln_memorizing_solution,
     exact_sim_ln_xor_memorizing_solution,
 )
-from sharpness.symbolic import exact_sign
-from sharpness.symbolic_sim_ln import (
+from sharpness.symbolic.scenario_ii import exact_sign
+from sharpness.symbolic.sim_ln import (
     exact_forward_sim_ln,
     exact_hessian_trace_sim_ln,
     exact_hypercube_errors_sim_ln,

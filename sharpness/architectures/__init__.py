@@ -1,0 +1,1 @@
+"""Per-architecture operations (Hessian diagonal, kinks, bounds, hypercube decider), registered once."""

@@ -1,0 +1,438 @@
+"""Fast exact enumeration of {-1,1}^d (Props. 4.1 and 4.2 at the paper's d = 30).
+
+The zero-one error Pr(y f(x) <= 0) and the MSE E[(f(x) - y)^2] under P_xor (y = x[1] x[2]) are
+sums over all 2^d vertices. A naive evaluation multiplies every x by W1: d m operations per point
+before the output layer. Here the first-layer pre-activation splits into a part from the *low*
+free coordinates and a part from the *high* ones (and, for a sub-cube, a constant from its fixed
+coordinates),
+
+.. math::
+    z(x) = \\underbrace{W_1[:, \\mathrm{lo}]\\, x_{\\mathrm{lo}}}_{A[\\ell]}
+         + \\underbrace{b_1 + W_1[:, \\mathrm{fix}]\\, x_{\\mathrm{fix}} + W_1[:, \\mathrm{hi}]\\, x_{\\mathrm{hi}}}_{B[h]},
+
+so every point is one vector addition A[l] + B[h] of two table rows: 2^{|lo|} + 2^{|hi|} rows
+are built once, and a block of points costs one add, one ReLU and one multiply-accumulate per
+neuron. For 2-layer ReLU networks (2-MLP-Bias/No-Bias, Sim-LN, Sim-BN) that inner loop runs as
+one fused, vectorized kernel (``torch.compile``, falling back to plain torch if no compiler is
+available); deeper or softplus networks run the remaining layers as matrix products.
+
+Exactness (every decision is explained where it is made, in :func:`_tally_block`):
+
+1. *Uniform rounding bound.* At a vertex every product W1[k, j] x_j is exact, so fl(z_k) is a
+   sum of d + 1 exact terms in *some* order, and Higham's bound for summation in any order gives
+   one error bound E_k per neuron for every point at once
+   (:func:`sharpness._rounding.cube_preactivation_bounds`); likewise the output has one bound
+   E_f for the whole cube (:func:`~sharpness._rounding.relu2_output_bound`,
+   :func:`~sharpness._rounding.mlp_cube_output_bound`). These hold for any evaluation order, so
+   they cover the compiled kernel's vectorized reductions and fused multiply-adds.
+2. |fl(f)| > E_f: the float sign is the true sign. This is the only decision made in float.
+3. |fl(f)| <= E_f ("flagged"): never decided from the float value. If every neuron satisfies
+   fl(z_k) + E_k <= 0 the output is *exactly* 0 (every ReLU outputs an exact 0, and a sum of
+   zeros is 0), a mistake since y f = 0. Otherwise the point goes to the per-point deciders of
+   :mod:`sharpness.hypercube.error` (a tighter per-point bound, then exact rational arithmetic;
+   for Sim-BN, exact rationals with high-precision square roots).
+
+The MSE is a float64 sum of the computed outputs (math.fsum over block sums).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+
+from constructions.architectures import MLP, SimBN, SimLN
+from constructions.hypercube import hypercube_points
+from sharpness._rounding import (
+    cube_preactivation_bounds,
+    mlp_cube_output_bound,
+    relu2_output_bound,
+)
+
+__all__ = ["CubeEnumerator", "EnumerationTally", "fast_hypercube_error"]
+
+#: Number of free coordinates in the low table A (2^10 = 1024 rows: one kernel block's width).
+LOW_BITS = 10
+#: Rows of B per compiled-kernel call (one call evaluates ROWS x 2^LOW_BITS points).
+KERNEL_ROWS = 256
+#: Enumerations at least this large use the compiled kernel on the CPU (compilation takes
+#: seconds the first time; below this size plain torch is as fast overall).
+COMPILE_MIN_POINTS = 1 << 24
+
+
+@dataclass
+class EnumerationTally:
+    """Running totals of an exact enumeration (mutable while it runs)."""
+
+    points: int = 0
+    mistakes: int = 0
+    rechecks: int = 0
+    undecided: int = 0
+    sse_parts: list = field(default_factory=list)
+
+    def add(self, other: EnumerationTally) -> None:
+        self.points += other.points
+        self.mistakes += other.mistakes
+        self.rechecks += other.rechecks
+        self.undecided += other.undecided
+        self.sse_parts.extend(other.sse_parts)
+
+    @property
+    def sse(self) -> float:
+        return math.fsum(self.sse_parts)
+
+
+# --- kernels -----------------------------------------------------------------------------------
+# AT: (m, L) low table transposed; B: (H, m) rows of the high table (constant parts included);
+# w: (m,) output weights. Result (H, L): f for every pair (row h, low index l).
+
+
+def _relu2_kernel(AT, B, w):
+    z = AT[None, :, :] + B[:, :, None]
+    return (torch.relu(z) * w[None, :, None]).sum(1)
+
+
+def _simln_kernel(AT, B, w, eps):
+    z = AT[None, :, :] + B[:, :, None]
+    h = torch.relu(z)
+    num = (h * w[None, :, None]).sum(1)
+    norm = torch.sqrt((h * h).sum(1))
+    return num, num / torch.clamp(norm, min=eps)
+
+
+def _reduce_kernel(s, f, yA, yB, valid, E):
+    """s: the sign-carrying value (f, or Sim-LN's numerator); f: the output (for the MSE)."""
+    y = yB[:, None] * yA[None, :]
+    ys = s * y
+    v = valid[:, None]
+    sse = (((f - y) ** 2) * v).sum()
+    wrong = ((ys < -E) & v).sum()
+    flagged = ((ys.abs() <= E) & v).sum()
+    return sse, wrong, flagged
+
+
+_COMPILED: dict[str, Callable] = {}
+_COMPILE_FAILED: list[str] = []
+
+
+def _kernel(name: str, fn: Callable, compiled: bool) -> Callable:
+    if not compiled or _COMPILE_FAILED:
+        return fn
+    if name not in _COMPILED:
+        _COMPILED[name] = torch.compile(fn, dynamic=False)
+    return _COMPILED[name]
+
+
+def _call(name: str, fn: Callable, compiled: bool, *args):
+    """Run the compiled kernel; if compilation is impossible here, warn once and use plain torch."""
+    try:
+        return _kernel(name, fn, compiled)(*args)
+    except Exception as exc:  # no C++ compiler, unsupported platform, ...
+        if not compiled or _COMPILE_FAILED:
+            raise
+        _COMPILE_FAILED.append(f"{type(exc).__name__}: {exc}")
+        warnings.warn(
+            f"torch.compile is unavailable here ({type(exc).__name__}); the hypercube "
+            "enumeration falls back to plain torch (about the naive forward's speed)",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+        return fn(*args)
+
+
+def compiled_kernels_available() -> bool:
+    """False once a compilation has failed in this process."""
+    return not _COMPILE_FAILED
+
+
+# --- the enumerator ----------------------------------------------------------------------------
+
+
+def _signs(bits: int, dtype, device) -> torch.Tensor:
+    """All of {-1,1}^bits, row k having coordinate j = 1 - 2 ((k >> j) & 1), shape (2^bits, bits)."""
+    return hypercube_points(torch.arange(1 << bits, device=device), bits, dtype, device)
+
+
+class CubeEnumerator:
+    """Exact zero-one count and squared-error sum of one network over batches of sub-cubes.
+
+    Args:
+        net: a :class:`~constructions.Network` (MLP of any depth with ReLU or softplus,
+            2-MLP-Sim-LN, 2-MLP-Sim-BN with its ``reference``).
+        device: where the tables and kernels live ("cpu" or "cuda"); exact rechecks run on the CPU.
+        backend: "auto" (compiled kernel for large CPU enumerations), "compiled" or "eager".
+        chunk_size: target number of points per eager block.
+    """
+
+    def __init__(self, net, *, device=None, backend: str = "auto", chunk_size: int = 1 << 18):
+        from sharpness.hypercube.error import _decider
+
+        if backend not in ("auto", "compiled", "eager"):
+            raise ValueError(f"backend must be 'auto', 'compiled' or 'eager', got {backend!r}")
+        self.net = net
+        self.device = torch.device(device) if device is not None else torch.device("cpu")
+        self.backend = backend
+        self.chunk_size = max(1, int(chunk_size))
+        self.decider = _decider(net)
+        self.dtype = net.dtype
+        arch = net.arch
+        p = {k: v.to(self.device) for k, v in net.param_dict().items()}
+        self.W1 = p["W1"]
+        self.b1 = p.get("b1") if arch.bias else None
+        self.E1, self.S1 = cube_preactivation_bounds(self.W1, self.b1)
+        self.eps = None
+        if isinstance(arch, MLP) and arch.depth == 2 and arch.activation == "relu":
+            self.family = "relu2"
+            self.w = p["W2"][0]
+            self.Ef = relu2_output_bound(self.E1, self.S1, self.w)
+        elif isinstance(arch, SimLN):
+            # Sign of f = sign of W2 relu(W1 x + b1) (the denominator max{||h||, eps} is > 0).
+            self.family = "simln"
+            self.w = p["W2"][0]
+            self.eps = float(arch.eps)
+            self.Ef = relu2_output_bound(self.E1, self.S1, self.w)
+        elif isinstance(arch, SimBN):
+            dec = self.decider
+            self.family = "simbn"
+            self.w = dec.c.to(self.device)
+            # A neuron whose statistic a_j is itself uncertain (q_j within its error of 0) has an
+            # unbounded weight error: such networks use the per-point decider everywhere.
+            if not bool(torch.all(dec.certain | ~dec.alive)):
+                self.family = "pointwise"
+            self.Ef = relu2_output_bound(self.E1, self.S1, self.w, dec.ec.to(self.device))
+        elif isinstance(arch, MLP):
+            self.family = "mlp"
+            self.params = p
+            self.Ef = mlp_cube_output_bound(arch, p)
+        else:
+            raise ValueError(f"no hypercube enumeration for {arch!r}")
+
+    # -- public -------------------------------------------------------------------------------
+    def run(
+        self,
+        fixed: list[int],
+        free: list[int],
+        assign: torch.Tensor | None = None,
+        advance: Callable[[int], None] | None = None,
+    ) -> EnumerationTally:
+        """Enumerate every vertex of N sub-cubes that fix coordinates ``fixed`` to the rows of
+        ``assign`` (int8, values +-1, shape (N, len(fixed))) and leave ``free`` free.
+
+        With no fixed coordinates, ``assign`` may be None (one sub-cube: the whole cube).
+        """
+        d = self.net.d
+        if sorted(list(fixed) + list(free)) != list(range(d)):
+            raise ValueError("fixed and free must partition the coordinates 0..d-1")
+        if assign is None:
+            assign = torch.zeros(1, 0, dtype=torch.int8)
+        if assign.ndim != 2 or assign.shape[1] != len(fixed):
+            raise ValueError(f"assign must have shape (N, {len(fixed)}), got {tuple(assign.shape)}")
+        tally = EnumerationTally()
+        if assign.shape[0] == 0:
+            return tally
+        if self.family == "pointwise":
+            return self._run_pointwise(fixed, free, assign, advance)
+        return self._run_tables(list(fixed), list(free), assign, advance, tally)
+
+    # -- table enumeration --------------------------------------------------------------------
+    def _run_tables(self, fixed, free, assign, advance, tally) -> EnumerationTally:
+        dev, dt = self.device, self.dtype
+        F = len(free)
+        f_lo = min(F, LOW_BITS)
+        lo, hi = free[:f_lo], free[f_lo:]
+        f_hi = len(hi)
+        N = assign.shape[0]
+        total = N << F
+        W1 = self.W1
+        A = _signs(f_lo, dt, dev) @ W1[:, lo].T  # (L, m)
+        Bh = _signs(f_hi, dt, dev) @ W1[:, hi].T  # (2^f_hi, m)
+        xs = assign.to(dev, dt)
+        C0 = xs @ W1[:, fixed].T if fixed else torch.zeros(N, W1.shape[0], dtype=dt, device=dev)
+        if self.b1 is not None:
+            C0 = C0 + self.b1
+        # Labels y = x[0] x[1] = yA[l] * yB[row]: each factor from wherever the coordinate lives.
+        yA = torch.ones(1 << f_lo, dtype=dt, device=dev)
+        yBh = torch.ones(1 << f_hi, dtype=dt, device=dev)
+        yN = torch.ones(N, dtype=dt, device=dev)
+        sA, sB = _signs(f_lo, dt, dev), _signs(f_hi, dt, dev)
+        for c in (0, 1):
+            if c in lo:
+                yA = yA * sA[:, lo.index(c)]
+            elif c in hi:
+                yBh = yBh * sB[:, hi.index(c)]
+            else:
+                yN = yN * xs[:, fixed.index(c)]
+        L = 1 << f_lo
+        compiled = self.family in ("relu2", "simln", "simbn") and (
+            self.backend == "compiled"
+            or (
+                self.backend == "auto"
+                and dev.type == "cpu"
+                and total >= COMPILE_MIN_POINTS
+                and f_lo == LOW_BITS
+            )
+        )
+        m = W1.shape[0]
+        if compiled:
+            H = KERNEL_ROWS
+        else:
+            budget = self.chunk_size if dev.type == "cpu" else max(self.chunk_size, 1 << 22)
+            H = max(1, budget // (L * max(1, m // 16)))
+        rows = N << f_hi
+        AT = A.T.contiguous()
+        E = torch.tensor(self.Ef, dtype=dt, device=dev)
+        for r0 in range(0, rows, H):
+            r1 = min(rows, r0 + H)
+            ridx = torch.arange(r0, r1, device=dev)
+            node, h = ridx >> f_hi, ridx & ((1 << f_hi) - 1)
+            B = C0[node] + Bh[h]
+            yB = yN[node] * yBh[h]
+            valid = torch.ones(r1 - r0, dtype=torch.bool, device=dev)
+            if compiled and r1 - r0 < H:  # fixed shapes for the compiled kernel: pad, mask out
+                pad = H - (r1 - r0)
+                B = torch.cat([B, torch.zeros(pad, m, dtype=dt, device=dev)])
+                yB = torch.cat([yB, torch.ones(pad, dtype=dt, device=dev)])
+                valid = torch.cat([valid, torch.zeros(pad, dtype=torch.bool, device=dev)])
+            block = self._tally_block(A, AT, B, yA, yB, valid, E, compiled)
+            sse, wrong, flagged, s_val = block
+            tally.points += (r1 - r0) * L
+            tally.mistakes += wrong
+            tally.sse_parts.append(sse)
+            if flagged:
+                self._recheck(s_val, A, B, yA, yB, valid, E, fixed, lo, hi, assign, node, h, tally)
+            if advance is not None:
+                advance((r1 - r0) * L)
+        return tally
+
+    def _tally_block(self, A, AT, B, yA, yB, valid, E, compiled):
+        """(sse, sure mistakes, number flagged, sign-carrying values) of one block of points.
+
+        Decision rule (module docstring, items 2-3): a point counts as a mistake here only when
+        y * s < -E_f, i.e. its computed sign-carrying value s (f, or Sim-LN's numerator) is
+        farther from 0 than the uniform rounding bound and has the wrong sign; |s| <= E_f is
+        flagged and decided later, exactly, by :meth:`_recheck`, never from its float value.
+        """
+        fam = self.family
+        if fam == "mlp":
+            f = self._mlp_forward(A, B)
+            s = f
+        elif fam == "simln":
+            s, f = _call("simln", _simln_kernel, compiled, AT, B, self.w, self.eps)
+        else:
+            s = f = _call("relu2", _relu2_kernel, compiled, AT, B, self.w)
+        sse, wrong, flagged = _call("reduce", _reduce_kernel, compiled, s, f, yA, yB, valid, E)
+        return float(sse), int(wrong), int(flagged), s
+
+    def _mlp_forward(self, A, B):
+        """Deep or softplus MLP on a block: first layer from the tables, then matrix products."""
+        arch, p = self.net.arch, self.params
+        H, L, m = B.shape[0], A.shape[0], A.shape[1]
+        a = arch.sigma((A[None, :, :] + B[:, None, :]).reshape(H * L, m))
+        for j in range(2, arch.depth + 1):
+            z = a @ p[f"W{j}"].T
+            a = arch.sigma(z) if j < arch.depth else z
+        return a[:, 0].reshape(H, L)
+
+    def _recheck(self, s, A, B, yA, yB, valid, E, fixed, lo, hi, assign, node, h, tally):
+        """Decide every flagged point exactly (module docstring, item 3)."""
+        y = yB[:, None] * yA[None, :]
+        flagged = ((s * y).abs() <= E) & valid[:, None]
+        rr, ll = torch.nonzero(flagged, as_tuple=True)
+        if self.family != "mlp":
+            # Exactly zero: every neuron certainly inactive (fl(z_k) + E_k <= 0 means z_k <= 0,
+            # relu gives an exact 0 and f = 0 exactly (Sim-LN: 0 / eps; Sim-BN: a sum of zeros).
+            z = A[ll] + B[rr]
+            dead = torch.all(z + self.E1 <= 0, dim=1)
+            tally.mistakes += int(dead.sum())
+            rr, ll = rr[~dead], ll[~dead]
+        if rr.numel() == 0:
+            return
+        d = self.net.d
+        X = torch.empty(rr.numel(), d, dtype=self.net.dtype)
+        rr_c, ll_c = rr.cpu(), ll.cpu()
+        if fixed:
+            X[:, fixed] = assign[node.cpu()[rr_c]].to(X.dtype)
+        if lo:
+            X[:, lo] = hypercube_points(ll_c, len(lo), X.dtype)
+        if hi:
+            X[:, hi] = hypercube_points(h.cpu()[rr_c], len(hi), X.dtype)
+        yy = X[:, 0] * X[:, 1]
+        mistakes, rechecks, undecided = self.decider.mistakes(X, yy)
+        tally.mistakes += mistakes
+        tally.rechecks += rechecks
+        tally.undecided += undecided
+
+    # -- fallback: per-point decisions (Sim-BN with an uncertain batch statistic) -------------
+    def _run_pointwise(self, fixed, free, assign, advance) -> EnumerationTally:
+        tally = EnumerationTally()
+        d = self.net.d
+        F = len(free)
+        step = max(1, self.chunk_size)
+        for i in range(assign.shape[0]):
+            for s in range(0, 1 << F, step):
+                e = min(1 << F, s + step)
+                X = torch.empty(e - s, d, dtype=self.net.dtype)
+                X[:, free] = hypercube_points(torch.arange(s, e), F, X.dtype)
+                if fixed:
+                    X[:, fixed] = assign[i].to(X.dtype)
+                y = X[:, 0] * X[:, 1]
+                m, r, u = self.decider.mistakes(X, y)
+                tally.mistakes += m
+                tally.rechecks += r
+                tally.undecided += u
+                tally.sse_parts.append(float(torch.sum((self.net(X) - y) ** 2)))
+                tally.points += e - s
+                if advance is not None:
+                    advance(e - s)
+        return tally
+
+
+def fast_hypercube_error(
+    net,
+    *,
+    device=None,
+    backend: str = "auto",
+    chunk_size: int = 1 << 18,
+    progress: bool = True,
+):
+    """Exact zero-one error and MSE over all of {-1,1}^d by table enumeration, no pruning.
+
+    This is the general path for arbitrary weights; :func:`sharpness.hypercube.error` adds
+    sub-cube pruning in front of it. Returns a :class:`~sharpness.HypercubeError`.
+    """
+    from tqdm.auto import tqdm
+
+    from sharpness.hypercube.error import HypercubeError
+
+    d = net.d
+    if d < 2:
+        raise ValueError(f"P_xor needs d >= 2, got d={d}")
+    if d > 62:
+        raise ValueError(f"cannot enumerate {{-1,1}}^{d} point by point; use hypercube_error")
+    enum = CubeEnumerator(net, device=device, backend=backend, chunk_size=chunk_size)
+    bar = tqdm(
+        total=1 << d,
+        desc=f"hypercube 2^{d}",
+        unit="pt",
+        unit_scale=True,
+        disable=not progress,
+        delay=1.0,
+        leave=False,
+    )
+    try:
+        tally = enum.run([], list(range(d)), None, bar.update)
+    finally:
+        bar.close()
+    return HypercubeError(
+        d,
+        1 << d,
+        tally.mistakes,
+        tally.sse / (1 << d),
+        tally.rechecks,
+        tally.undecided,
+        method="enumeration",
+        evaluated=tally.points,
+    )

@@ -1,0 +1,460 @@
+"""Zero-one error and MSE over the full hypercube {-1, 1}^d under P_xor (Props. 4.1 and 4.2).
+
+The zero-one error counts y f(x) <= 0 as a mistake (so an output of exactly 0 is a mistake);
+the paper's Section 2 prints the zero-one loss as Pr(y f(x) > 0), which is the accuracy.
+
+Exactness. The count is exact for the float weights given: every point's sign is decided either
+by the float64 forward pass when |f_hat(x)| exceeds its rigorous rounding-error bound
+(:mod:`sharpness._rounding`), or, when every unit of the last hidden layer is certainly inactive,
+as exactly 0, or otherwise by re-evaluating f(x) in exact rational arithmetic (float weights are
+dyadic rationals and x has entries +-1, so ReLU networks are evaluated without any rounding).
+Smooth activations cannot be evaluated exactly; their uncertain points are counted as
+``undecided`` and reported. 2-MLP-Sim-LN divides by max{||h||, eps} > 0, so its sign is that of
+the ReLU MLP W2 relu(W1 x + b1), decided exactly as above. 2-MLP-Sim-BN's output weights
+W2 gamma / a_j involve square roots of the training statistics; they carry error bounds, and
+uncertain points are evaluated from exact rationals with mpmath square roots at high precision.
+The MSE is a float64 sum (math.fsum over chunk sums) of the network's own outputs.
+
+Speed and scale. :func:`hypercube_error` first prunes sub-cubes on which the network is provably
+0 or affine with a certain sign (:mod:`sharpness.hypercube.pruning`, exact for the paper's constructions at
+any d) and enumerates what is left with first-layer tables and a compiled kernel
+(:mod:`sharpness.hypercube.enumeration`, 2^30 points of a width-100 network in 20-80 s on 2 shared
+cores, about 50x the naive forward; BENCHMARKS.md); every sign
+decision there follows the rules above. The classes below decide single points and serve both.
+
+When too many points are left to enumerate, :func:`sampled_hypercube_error` gives an *estimate* with a
+Clopper-Pearson confidence interval.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from fractions import Fraction
+
+import numpy as np
+import torch
+from scipy import stats
+from tqdm.auto import tqdm
+
+from constructions._checks import check_int
+from constructions.architectures import MLP, Network, SimBN, SimLN
+from constructions.hypercube import hypercube_points
+from sharpness._rounding import bounded_forward, unit_roundoff
+
+__all__ = [
+    "DEFAULT_MAX_POINTS",
+    "EnumerationTooLargeError",
+    "HypercubeError",
+    "SampledHypercubeError",
+    "hypercube_error",
+    "sampled_hypercube_error",
+]
+
+#: Most points enumerated one by one. The compiled kernel does 14-58 M points/s at width 100 on
+#: the shared 2-core machine (BENCHMARKS.md), so 2^32 takes about 1.5-5 minutes; sub-cubes
+#: resolved by pruning do not count. Beyond it, hypercube_error refuses before any work and
+#: points to sampled_hypercube_error (--hypercube-samples).
+DEFAULT_MAX_POINTS = 1 << 32
+DEFAULT_MAX_OPEN = 1 << 14
+_SAMPLING_STREAM = 0x48C0BE
+
+
+class EnumerationTooLargeError(ValueError):
+    """2^d points are more than the enumeration limit."""
+
+    def __init__(self, d: int, limit: int, needed: int | None = None):
+        self.d, self.limit, self.needed = d, limit, needed
+        what = (
+            f"needs 2^{d} = {2**d:.3g} points"
+            if needed is None
+            else f"leaves {needed:.3g} points to enumerate after sub-cube pruning"
+        )
+        super().__init__(
+            f"exact evaluation over {{-1,1}}^{d} {what}, above the limit of {limit:.3g} for "
+            f"this machine; ask for a sampled estimate with a confidence interval instead "
+            f"(--hypercube-samples N)"
+        )
+
+
+@dataclass(frozen=True)
+class HypercubeError:
+    """Exact zero-one error count and MSE over all 2^d points.
+
+    ``method`` says how: "enumeration", "sub-cube pruning" or both; ``evaluated`` is the number of
+    points evaluated one by one (the rest were counted by sub-cube in closed form).
+    """
+
+    d: int
+    total: int
+    errors: int
+    mse: float
+    exact_rechecks: int
+    undecided: int
+    method: str = "enumeration"
+    evaluated: int | None = None
+
+    @property
+    def zero_one(self) -> float:
+        return self.errors / self.total
+
+
+@dataclass(frozen=True)
+class SampledHypercubeError:
+    """An ESTIMATE from uniform samples, with confidence intervals."""
+
+    d: int
+    samples: int
+    errors: int
+    seed: int
+    confidence: float
+    zero_one: float
+    ci_low: float
+    ci_high: float
+    mse: float
+    mse_ci_low: float
+    mse_ci_high: float
+
+
+class _ExactEvaluator:
+    """f(x) in rational arithmetic for a ReLU MLP (built lazily, only when needed)."""
+
+    def __init__(self, net):
+        p = net.numpy_params()
+        self.W1 = [[Fraction(float(v)) for v in row] for row in p["W1"]]
+        self.b1 = [Fraction(float(v)) for v in p["b1"]] if net.arch.bias else None
+        self.Ws = [
+            [[Fraction(float(v)) for v in row] for row in p[f"W{j}"]]
+            for j in range(2, net.arch.depth + 1)
+        ]
+
+    def hidden_1(self, x) -> list[Fraction]:
+        """relu(W1 x + b1) exactly, for x with entries +-1."""
+        xs = [int(v) for v in x]
+        out = []
+        for k, row in enumerate(self.W1):
+            s = sum((w if xi > 0 else -w) for w, xi in zip(row, xs, strict=True))
+            if self.b1 is not None:
+                s += self.b1[k]
+            out.append(s if s > 0 else Fraction(0))
+        return out
+
+    def __call__(self, x) -> Fraction:
+        a = self.hidden_1(x)
+        z = a
+        for W in self.Ws:
+            z = [sum(w * ai for w, ai in zip(row, a, strict=True) if ai) for row in W]
+            a = [v if v > 0 else Fraction(0) for v in z]
+        return z[0]
+
+
+class _MLPDecider:
+    """Exact sign decisions for a ReLU MLP (or a softplus one, with undecided points)."""
+
+    def __init__(self, net):
+        self.net = net
+        self._exact = None
+
+    def mistakes(self, X: torch.Tensor, y: torch.Tensor) -> tuple[int, int, int]:
+        arch = self.net.arch
+        bf = bounded_forward(arch, self.net.param_dict(), X)
+        f, e = bf.output, bf.output_error
+        sure = f.abs() > e
+        mistakes = int(torch.sum(sure & (torch.sign(f) != y)))
+        unsure = ~sure
+        if not bool(torch.any(unsure)):
+            return mistakes, 0, 0
+        if arch.activation != "relu":
+            return mistakes + int(torch.sum(unsure & (f * y <= 0))), 0, int(torch.sum(unsure))
+        zl, el = bf.preacts[-1], bf.preact_errors[-1]
+        exactly_zero = unsure & torch.all(zl + el <= 0, dim=1)
+        mistakes += int(torch.sum(exactly_zero))  # f(x) = 0 exactly: y f(x) = 0 <= 0
+        rest = torch.nonzero(unsure & ~exactly_zero).flatten().tolist()
+        if rest and self._exact is None:
+            self._exact = _ExactEvaluator(self.net)
+        for i in rest:
+            if self._exact(X[i].cpu().numpy()) * int(y[i]) <= 0:
+                mistakes += 1
+        return mistakes, len(rest), 0
+
+
+class _SimBNDecider:
+    """Exact sign decisions for 2-MLP-Sim-BN, f(x) = sum_j c_j relu(z_j(x)), c_j = W2_j gamma_j / a_j.
+
+    a_j = sqrt(q_j) with q_j = mean over the training inputs (``net.reference``) of relu(z_j)^2.
+    Float values carry rigorous error bounds (also through q_j, sqrt and the division); where
+    they cannot decide, f(x) is evaluated from exact rationals (W, b, x, q_j) with square roots in
+    mpmath at 80 and then 400 significant digits; a point still undecided there is reported.
+    """
+
+    def __init__(self, net):
+        if net.reference is None:
+            raise ValueError("a 2-MLP-Sim-BN needs its training inputs: Network(..., reference=X)")
+        self.net = net
+        arch = net.arch
+        p = net.param_dict()
+        self.mlp = MLP(2, bias=arch.bias)
+        self.first = {k: p[k] for k in ("W1", "b1") if k in p}
+        self.first["W2"] = p["W2"]  # placeholder output layer for bounded_forward
+        ref = net.reference.to(net.dtype)
+        bf = bounded_forward(self.mlp, self.first, ref)
+        z, e = bf.preacts[0], bf.preact_errors[0]
+        h = torch.relu(z)
+        eh = torch.where(z + e <= 0, torch.zeros_like(e), e)
+        n = ref.shape[0]
+        u = unit_roundoff(net.dtype)
+        q = torch.mean(h * h, dim=0)
+        # |h_hat^2 - h^2| <= (2|h_hat| + e) e, plus rounding of squares, sum and division.
+        eq = torch.mean((2 * h + eh) * eh, dim=0) + (n + 3) * u / (1 - (n + 3) * u) * q
+        self.alive = q > 0
+        self.certain = (q - eq > 0) | ((q == 0) & (eq == 0))
+        a = torch.sqrt(q)
+        lo = torch.sqrt(torch.clamp(q - eq, min=0.0))
+        ea = eq / torch.clamp(a + lo, min=float(torch.finfo(net.dtype).tiny)) + 2 * u * a
+        w = (p["W2"][0] * p["gamma"]).to(net.dtype)
+        safe_a = torch.where(self.alive, a, torch.ones_like(a))
+        self.c = torch.where(self.alive, w / safe_a, torch.zeros_like(a))
+        # |c_hat - c| <= |w| (ea / (a (a - ea))) + 2u |c_hat|  (valid where a > ea)
+        margin = torch.clamp(safe_a - ea, min=float(torch.finfo(net.dtype).tiny))
+        self.ec = torch.where(self.alive, w.abs() * ea / (safe_a * margin), torch.zeros_like(a))
+        self.ec = self.ec + 2 * u * self.c.abs()
+        self._exact = None
+
+    def mistakes(self, X: torch.Tensor, y: torch.Tensor) -> tuple[int, int, int]:
+        bf = bounded_forward(self.mlp, self.first, X)
+        z, e = bf.preacts[0], bf.preact_errors[0]
+        h = torch.relu(z)
+        eh = torch.where(z + e <= 0, torch.zeros_like(e), e)
+        f = h @ self.c
+        m = h.shape[1]
+        u = unit_roundoff(X.dtype)
+        err = (eh @ self.c.abs()) + (h @ self.ec) + (eh @ self.ec)
+        err = err + m * u / (1 - m * u) * (h @ self.c.abs())
+        possibly_active = z + e > 0
+        uncertain_stats = torch.any(possibly_active & ~self.certain, dim=1)
+        sure = (f.abs() > err) & ~uncertain_stats
+        mistakes = int(torch.sum(sure & (torch.sign(f) != y)))
+        all_off = ~torch.any(possibly_active, dim=1)
+        mistakes += int(torch.sum(~sure & all_off))  # f = 0 exactly
+        rest = torch.nonzero(~sure & ~all_off).flatten().tolist()
+        undecided = 0
+        for i in rest:
+            sign = self._exact_sign(X[i].cpu().numpy())
+            if sign is None:
+                undecided += 1
+                mistakes += int(float(f[i]) * float(y[i]) <= 0)
+            elif sign * int(y[i]) <= 0:
+                mistakes += 1
+        return mistakes, len(rest), undecided
+
+    def _exact_sign(self, x) -> int | None:
+        import mpmath
+
+        if self._exact is None:
+            ev = _ExactEvaluator(Network(self.mlp, {k: v for k, v in self.first.items()}))
+            ref = self.net.reference.cpu().numpy()
+            n = ref.shape[0]
+            q = [Fraction(0)] * len(ev.W1)
+            for r in ref:
+                hr = _hidden_rational(ev, r)
+                q = [qj + hj * hj for qj, hj in zip(q, hr, strict=True)]
+            p = self.net.numpy_params()
+            w = [
+                Fraction(float(a)) * Fraction(float(g))
+                for a, g in zip(p["W2"][0], p["gamma"], strict=True)
+            ]
+            self._exact = (ev, [qj / n for qj in q], w)
+        ev, q, w = self._exact
+        h = ev.hidden_1(x)
+        # Terms with equal q_j share one square root: combine them exactly first (this catches
+        # exact cancellations such as duplicated neurons with opposite output weights).
+        groups: dict[Fraction, Fraction] = {}
+        for wj, hj, qj in zip(w, h, q, strict=True):
+            if hj and qj and wj:
+                groups[qj] = groups.get(qj, Fraction(0)) + wj * hj
+        terms = [(coef, qj) for qj, coef in groups.items() if coef]
+        if not terms:
+            return 0
+        for digits in (80, 400):
+            with mpmath.workdps(digits):
+                total = mpmath.mpf(0)
+                scale = mpmath.mpf(0)
+                for coef, qj in terms:
+                    t = (
+                        mpmath.mpf(coef.numerator)
+                        / coef.denominator
+                        / mpmath.sqrt(mpmath.mpf(qj.numerator) / qj.denominator)
+                    )
+                    total += t
+                    scale += abs(t)
+                if abs(total) > scale * mpmath.mpf(10) ** (-(digits - 20)):
+                    return 1 if total > 0 else -1
+        return None
+
+
+def _hidden_rational(ev: _ExactEvaluator, x) -> list[Fraction]:
+    """relu(W1 x + b1) for arbitrary float x (exact rationals)."""
+    xs = [Fraction(float(v)) for v in x]
+    out = []
+    for k, row in enumerate(ev.W1):
+        s = sum(w * xi for w, xi in zip(row, xs, strict=True))
+        if ev.b1 is not None:
+            s += ev.b1[k]
+        out.append(s if s > 0 else Fraction(0))
+    return out
+
+
+def _decider(net):
+    """Sign decisions for y f(x) <= 0, exact for every architecture of Section 2."""
+    arch = net.arch
+    if isinstance(arch, MLP):
+        return _MLPDecider(net)
+    if isinstance(arch, SimLN):
+        # f = W2 h / max(||h||, eps) and the denominator is > 0: sign f = sign(W2 relu(W1 x + b1)).
+        p = net.param_dict()
+        return _MLPDecider(
+            Network(MLP(2, bias=True), {k: p[k] for k in ("W1", "b1", "W2")}, net.dtype)
+        )
+    if isinstance(arch, SimBN):
+        return _SimBNDecider(net)
+    raise ValueError(f"no hypercube evaluation for {arch!r}")
+
+
+def hypercube_error(
+    net,
+    *,
+    chunk_size: int = 1 << 18,
+    max_points: int = DEFAULT_MAX_POINTS,
+    progress: bool = True,
+    device=None,
+    backend: str = "auto",
+    prune: bool = True,
+) -> HypercubeError:
+    """Exact zero-one error and MSE of ``net`` over all of {-1,1}^d, labels y = x[1] x[2].
+
+    Sub-cubes on which the network is provably 0 or affine with a certain sign are counted in
+    closed form (:mod:`sharpness.hypercube.pruning`); the rest is enumerated point by point with exact
+    sign decisions (:mod:`sharpness.hypercube.enumeration`). The paper's constructions need no
+    enumeration at all, for any d; a general width-100 network at d = 30 is enumerated in
+    20-80 s on the shared 2-core machine (see BENCHMARKS.md).
+
+    Args:
+        net: the network (MLP of any depth, ReLU or softplus; 2-MLP-Sim-LN; 2-MLP-Sim-BN with
+            its ``reference`` training inputs).
+        chunk_size: points per block of the plain-torch enumeration (memory only).
+        max_points: most points that may be enumerated one by one after pruning.
+        progress: show a progress bar (after one second).
+        device: "cpu" (default) or "cuda" for the enumeration kernels.
+        backend: "auto", "compiled" or "eager" (see :class:`~sharpness.hypercube_fast.CubeEnumerator`).
+        prune: use sub-cube pruning (default); False enumerates every point.
+
+    Raises:
+        EnumerationTooLargeError: if more than ``max_points`` points are left to enumerate
+            (raised before any of them is evaluated).
+    """
+    from sharpness.hypercube.pruning import branch_and_bound
+
+    d = net.d
+    if d < 2:
+        raise ValueError(f"P_xor needs d >= 2, got d={d}")
+    max_points = check_int("max_points", max_points, minimum=1)
+    chunk_size = check_int("chunk_size", chunk_size, minimum=1)
+    if not prune and (d > 62 or (1 << d) > max_points):
+        raise EnumerationTooLargeError(d, max_points)
+    total = 1 << d
+    bar = tqdm(
+        total=total,
+        desc=f"hypercube 2^{d}",
+        unit="pt",
+        unit_scale=True,
+        disable=not progress,
+        delay=1.0,
+        leave=False,
+    )
+    try:
+        outcome = branch_and_bound(
+            net,
+            max_points=max_points,
+            max_open=DEFAULT_MAX_OPEN if prune else 1,
+            advance=bar.update,
+            device=device,
+            backend=backend,
+            chunk_size=chunk_size,
+        )
+    finally:
+        bar.close()
+    t = outcome.tally
+    method = "enumeration" if outcome.resolved_points == 0 else "sub-cube pruning"
+    if outcome.resolved_points and outcome.enumerated_points:
+        method = "sub-cube pruning + enumeration"
+    return HypercubeError(
+        d,
+        total,
+        t.mistakes,
+        t.sse / total,
+        t.rechecks,
+        t.undecided,
+        method=method,
+        evaluated=outcome.enumerated_points,
+    )
+
+
+def sampled_hypercube_error(
+    net, samples: int, *, seed: int = 0, confidence: float = 0.95, chunk_size: int = 1 << 14
+) -> SampledHypercubeError:
+    """ESTIMATE of the zero-one error and MSE from uniform samples of {-1,1}^d.
+
+    The zero-one interval is Clopper-Pearson (exact binomial); the MSE interval is the normal
+    approximation mean +- z * sd / sqrt(N). Each sampled point's sign is decided exactly.
+    """
+    samples = check_int("samples", samples, minimum=1)
+    seed = check_int("seed", seed, minimum=0)
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence!r}")
+    d = net.d
+    # A stream of its own: the same integer seed also draws the training set (sample_xor), and
+    # sharing its stream would make the "test" points start with the training points.
+    rng = np.random.default_rng([_SAMPLING_STREAM, seed])
+    mistakes = 0
+    sq_sum = sq_sq_sum = 0.0
+    done = 0
+    decider = _decider(net)
+    while done < samples:
+        c = min(chunk_size, samples - done)
+        if d <= 62:
+            X = hypercube_points(torch.as_tensor(rng.integers(0, 1 << d, size=c)), d, net.dtype)
+        else:
+            X = torch.as_tensor(1.0 - 2.0 * rng.integers(0, 2, size=(c, d)), dtype=net.dtype)
+        y = X[:, 0] * X[:, 1]
+        m, _, _ = decider.mistakes(X, y)
+        mistakes += m
+        sq = (net(X) - y) ** 2
+        sq_sum += float(sq.sum())
+        sq_sq_sum += float((sq**2).sum())
+        done += c
+    alpha = 1 - confidence
+    lo = (
+        0.0 if mistakes == 0 else float(stats.beta.ppf(alpha / 2, mistakes, samples - mistakes + 1))
+    )
+    hi = (
+        1.0
+        if mistakes == samples
+        else float(stats.beta.ppf(1 - alpha / 2, mistakes + 1, samples - mistakes))
+    )
+    mse = sq_sum / samples
+    var = max(sq_sq_sum / samples - mse**2, 0.0)
+    zq = float(stats.norm.ppf(1 - alpha / 2))
+    half = zq * math.sqrt(var / samples)
+    return SampledHypercubeError(
+        d,
+        samples,
+        mistakes,
+        seed,
+        confidence,
+        mistakes / samples,
+        lo,
+        hi,
+        mse,
+        max(mse - half, 0.0),
+        mse + half,
+    )

@@ -1,0 +1,773 @@
+"""Sharpness-minimization algorithms of Section 2 and Appendix B: 1-SAM, SAM, GD/SGD, label-noise SGD.
+
+One step on the examples B (a batch of indices into the training set) with loss
+L_B(theta) = (1/|B|) sum_{k in B} ell(f_theta(x_k), y_k):
+
+.. math::
+    g &= \\nabla L_B(\\theta), \\qquad
+    \\theta \\leftarrow (1 - \\eta\\lambda)\\,\\theta
+        - \\eta\\, \\nabla L_B\\!\\Big(\\theta + \\rho\\, \\frac{g}{\\lVert g\\rVert}\\Big)
+        &&\\text{(SAM; 1-SAM when } |B| = 1\\text{)}\\\\
+    \\theta &\\leftarrow (1 - \\eta\\lambda)\\,\\theta - \\eta\\, \\nabla L_B(\\theta)
+        &&\\text{(GD when } B = [n]\\text{, SGD otherwise; } \\rho = 0\\text{)}
+
+with learning rate eta, perturbation radius rho and weight decay lambda (Table 2). Label-noise SGD
+replaces y_k by y_k + xi, xi ~ N(0, sigma^2) drawn afresh at every step (Blanc et al., 2019;
+Damian et al., 2021), with rho = 0.
+
+Notes on choices the paper leaves open (numbered; the trainer documents the others):
+
+1. Weight decay acts like PyTorch's ``SGD(weight_decay=lambda)``: lambda * theta is added to the
+   gradient of the update, on every parameter (biases and gamma included), and does not enter the
+   SAM perturbation (whose direction is the gradient of the loss alone, as in Foret et al.).
+2. Where ||g|| = 0 exactly (an interpolated example for the MSE), the perturbation is taken as 0,
+   the limit used by implementations that divide by ||g|| + 1e-12; no epsilon is added otherwise.
+3. 2-MLP-Sim-BN normalizes every example, in every step, with the statistics of the whole
+   training set {x_i}_{i in [n]} (the definition of Section 2), and gradients flow through those
+   statistics: the step on example k touches every training point. (Batch statistics over a batch
+   of one example would make SBN(x)[j] = gamma[j] sign, a different model.)
+4. The logistic loss with label smoothing p (Appendix B.3) is
+   ell(f, y) = -(1 - p) log sigmoid(y f) - p log sigmoid(-y f) for y in {-1, 1}, minimized at
+   y f = gamma_p = ln((1 - p)/p) as Theorem A.2 states. Definition A.2 as printed,
+   -p log(e^{ba}/(1 + e^a)) - (1 - p) log(e^{(1-b)a}/(1 + e^a)), puts the weight p on the true
+   class and is minimized at a = -(2b - 1) gamma_p instead: p and 1 - p are swapped there.
+
+Three implementations, compared step for step in the tests (float64):
+
+* :func:`reference_step` -- plain ``torch.func.grad`` of the architecture's own forward pass,
+  one run, nothing clever. The slow, obviously correct reference.
+* :class:`TorchEngine` -- closed-form per-example forward/backward for the 2-layer architectures
+  (MLP with or without bias, relu or softplus; Sim-LN; Sim-BN), any batch size, batched over R
+  independent runs with ``bmm``; :class:`AutogradEngine` does the same with ``torch.func`` for
+  any architecture (the 3-layer MLP of Figure 11).
+* :class:`CEngine` -- batch size 1 on the non-coupled 2-layer architectures, in C (compiled on
+  first use with the system compiler, cached; see :func:`load_kernel`). A per-example gradient
+  of a 2-layer network is rank one: with z = W1 x + b1 and delta = dL_k/dz,
+  grad_{W1} L_k = delta x^T, grad_{b1} L_k = delta, so ||g||^2 = ||grad_{W2}||^2 + ||delta||^2
+  (||x||^2 + 1), and the perturbed pre-activation is z' = z + c delta (||x||^2 + 1) with
+  c = rho/||g||: the perturbed point needs O(m) work, not a second pass over W1. One step is one
+  fused pass over W1 (the rank-one update W1 <- (1 - eta lambda) W1 - eta delta' x^T and the next
+  example's pre-activations), in O(m d) flops.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import math
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.func import grad, vmap
+
+from constructions.architectures import MLP, SimBN, SimLN
+
+__all__ = [
+    "AutogradEngine",
+    "CEngine",
+    "KernelUnavailableError",
+    "Loss",
+    "StepRule",
+    "TorchEngine",
+    "engine_for",
+    "load_kernel",
+    "project_first_layer",
+    "reference_step",
+    "reference_train",
+]
+
+
+# --------------------------------------------------------------------------------------------
+# Losses and step rules
+# --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Loss:
+    """The per-example training loss ell(f, y).
+
+    Args:
+        kind: "mse" (ell = (f - y)^2, Section 2) or "logistic" (with label smoothing, App. B.3;
+            note 4 of the module docstring; labels must be +-1).
+        smoothing: the label-smoothing probability p in [0, 1/2) of the logistic loss.
+    """
+
+    kind: str = "mse"
+    smoothing: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("mse", "logistic"):
+            raise ValueError(f"loss must be 'mse' or 'logistic', got {self.kind!r}")
+        p = self.smoothing
+        if not (isinstance(p, int | float) and math.isfinite(p) and 0 <= p < 0.5):
+            raise ValueError(f"label smoothing must be a number in [0, 0.5), got {p!r}")
+        if self.kind == "mse" and p != 0:
+            raise ValueError(f"label smoothing applies to the logistic loss only, got {p!r}")
+
+    @property
+    def code(self) -> int:
+        return 0 if self.kind == "mse" else 1
+
+    def value(self, f: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        if self.kind == "mse":
+            return (f - y) ** 2
+        p = self.smoothing
+        return (1 - p) * torch.nn.functional.softplus(-y * f) + p * torch.nn.functional.softplus(
+            y * f
+        )
+
+    def d1(self, f: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """d ell / d f."""
+        if self.kind == "mse":
+            return 2 * (f - y)
+        return y * (torch.sigmoid(y * f) - (1 - self.smoothing))
+
+    def d2(self, f: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """d^2 ell / d f^2 (labels +-1 for the logistic loss)."""
+        if self.kind == "mse":
+            return torch.full_like(f, 2.0)
+        s = torch.sigmoid(y * f)
+        return s * (1 - s)
+
+
+def _check_number(name: str, v, *, positive: bool = False) -> float:
+    if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
+        raise ValueError(f"{name} must be a finite number, got {v!r}")
+    v = float(v)
+    if positive and v <= 0:
+        raise ValueError(f"{name} must be > 0, got {v!r}")
+    if not positive and v < 0:
+        raise ValueError(f"{name} must be >= 0, got {v!r}")
+    return v
+
+
+@dataclass(frozen=True)
+class StepRule:
+    """Hyperparameters of one step (one row of Table 2, less the batch size and epochs).
+
+    Args:
+        lr: learning rate eta > 0.
+        rho: SAM perturbation radius (0: plain gradient step).
+        weight_decay: lambda >= 0 (note 1).
+        label_noise: standard deviation sigma of the Gaussian label noise (0: none).
+        loss: the training loss.
+    """
+
+    lr: float
+    rho: float = 0.0
+    weight_decay: float = 0.0
+    label_noise: float = 0.0
+    loss: Loss = Loss()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "lr", _check_number("lr", self.lr, positive=True))
+        object.__setattr__(self, "rho", _check_number("rho", self.rho))
+        object.__setattr__(self, "weight_decay", _check_number("weight_decay", self.weight_decay))
+        object.__setattr__(self, "label_noise", _check_number("label_noise", self.label_noise))
+        if self.label_noise > 0 and self.loss.kind != "mse":
+            raise ValueError("label noise is defined for the MSE loss only")
+        if self.label_noise > 0 and self.rho > 0:
+            raise ValueError("label-noise SGD takes rho = 0 (no SAM perturbation)")
+
+
+# --------------------------------------------------------------------------------------------
+# The reference (plain torch.func)
+# --------------------------------------------------------------------------------------------
+def _batch_loss(arch, params, X, y, idx, loss: Loss, noise=None):
+    """L_B(theta) = mean_{k in B} ell(f(x_k), y_k (+ noise)); Sim-BN normalizes with all of X."""
+    Xb, yb = X[idx], y[idx]
+    if noise is not None:
+        yb = yb + noise
+    f = arch.forward(params, Xb, X if arch.couples_examples else None)
+    return torch.mean(loss.value(f, yb))
+
+
+def project_first_layer(params: dict, norm: float) -> dict:
+    """Rescale (W1, b1) jointly to Frobenius norm ``norm`` (the projected training of Fig. 6b)."""
+    keys = [k for k in ("W1", "b1") if k in params]
+    total = torch.sqrt(sum(torch.sum(params[k] ** 2) for k in keys))
+    scale = norm / total
+    out = dict(params)
+    for k in keys:
+        out[k] = params[k] * scale
+    return out
+
+
+def reference_step(
+    arch,
+    params: dict,
+    X: torch.Tensor,
+    y: torch.Tensor,
+    idx,
+    rule: StepRule,
+    *,
+    noise=None,
+    projection: float | None = None,
+) -> dict:
+    """One step of SAM / SGD / GD / label-noise SGD by ``torch.func.grad`` (the reference).
+
+    Args:
+        arch: the architecture (any of :mod:`constructions.architectures`).
+        params: dict of parameter tensors (unbatched).
+        X, y: the whole training set (Sim-BN's statistics come from all of X; note 3).
+        idx: indices of the batch B (a list or 1-D tensor).
+        rule: the hyperparameters.
+        noise: label noise added to y[idx] (label-noise SGD), or None.
+        projection: rescale (W1, b1) to this norm after the step (Fig. 6b), or None.
+
+    Returns:
+        the new parameters (a new dict).
+    """
+    idx = torch.as_tensor(idx, dtype=torch.int64).reshape(-1)
+
+    def L(p):
+        return _batch_loss(arch, p, X, y, idx, rule.loss, noise)
+
+    g = grad(L)(params)
+    if rule.rho > 0:
+        gnorm = torch.sqrt(sum(torch.sum(v**2) for v in g.values()))
+        if float(gnorm) > 0:
+            perturbed = {k: params[k] + rule.rho * g[k] / gnorm for k in params}
+            g = grad(L)(perturbed)
+    decay = 1 - rule.lr * rule.weight_decay
+    new = {k: decay * params[k] - rule.lr * g[k] for k in params}
+    if projection is not None:
+        new = project_first_layer(new, projection)
+    return new
+
+
+def reference_train(arch, params, X, y, batches, rule, *, noises=None, projection=None) -> dict:
+    """Apply :func:`reference_step` for each batch of index lists in order (tests only)."""
+    for t, b in enumerate(batches):
+        noise = None if noises is None else torch.as_tensor(noises[t], dtype=X.dtype)
+        params = reference_step(arch, params, X, y, b, rule, noise=noise, projection=projection)
+    return params
+
+
+# --------------------------------------------------------------------------------------------
+# Closed-form engine in torch, batched over runs
+# --------------------------------------------------------------------------------------------
+def _act(name):
+    if name == "relu":
+        return torch.relu, lambda z: (z > 0).to(z.dtype)
+    return (lambda z: torch.logaddexp(z, torch.zeros_like(z))), torch.sigmoid
+
+
+class TorchEngine:
+    """Closed-form forward/backward for the 2-layer architectures, batched over R runs.
+
+    Parameters are dicts of tensors with a leading run dimension R, updated in place:
+    W1 (R, m, d), b1 (R, m), W2 (R, 1, m), gamma (R, m) (Sim-BN).
+
+    Args:
+        arch: a depth-2 :class:`MLP`, :class:`SimLN` or :class:`SimBN`.
+    """
+
+    def __init__(self, arch):
+        if isinstance(arch, MLP) and arch.depth != 2:
+            raise ValueError("TorchEngine handles 2-layer networks; use AutogradEngine")
+        if not isinstance(arch, MLP | SimLN | SimBN):
+            raise ValueError(f"no closed form for {arch!r}")
+        self.arch = arch
+        self.sigma, self.dsigma = _act(arch.activation)
+
+    def grads(
+        self, P: dict, X: torch.Tensor, y: torch.Tensor, idx: torch.Tensor, loss: Loss, noise
+    ):
+        """Gradient of L_B for each run: (dict of grads shaped like P, ||g||^2 of shape (R,)).
+
+        X (R, n, d), y (R, n), idx (R, B) int64, noise (R, B) or None.
+        """
+        arch = self.arch
+        R, B = idx.shape
+        bias = "b1" in P
+        W1, W2 = P["W1"], P["W2"][:, 0, :]
+        Xb = torch.gather(X, 1, idx[:, :, None].expand(R, B, X.shape[2]))
+        yb = torch.gather(y, 1, idx)
+        if noise is not None:
+            yb = yb + noise
+        out = {}
+        if isinstance(arch, SimBN):
+            Z = torch.bmm(X, W1.transpose(1, 2))  # (R, n, m)
+            if bias:
+                Z = Z + P["b1"][:, None, :]
+            H = torch.relu(Z)
+            n = X.shape[1]
+            a = torch.sqrt(torch.mean(H * H, dim=1))  # (R, m)
+            alive = a > 0
+            safe = torch.where(alive, a, torch.ones_like(a))
+            gam = P["gamma"]
+            coef = torch.where(alive, gam / safe, torch.zeros_like(a))  # gamma / a
+            Hb = torch.gather(H, 1, idx[:, :, None].expand(R, B, H.shape[2]))  # (R, B, m)
+            S = Hb * coef[:, None, :]
+            f = torch.einsum("rbm,rm->rb", S, W2)
+            g = loss.d1(f, yb) / B  # (R, B)
+            out["W2"] = torch.einsum("rb,rbm->rm", g, S)[:, None, :]
+            out["gamma"] = torch.where(
+                alive, torch.einsum("rb,rbm->rm", g, Hb) * W2 / safe, torch.zeros_like(a)
+            )
+            c = W2 * coef  # (R, m): W2 gamma / a
+            G = torch.zeros(R, n, dtype=X.dtype, device=X.device)
+            G.scatter_add_(1, idx, g)  # g at each training point
+            q = torch.einsum("rb,rbm->rm", g, Hb)  # sum_b g_b H_bj
+            denom = n * safe * safe
+            dH = c[:, None, :] * (G[:, :, None] - H * (q / denom)[:, None, :])
+            dZ = dH * (Z > 0).to(Z.dtype)
+            out["W1"] = torch.bmm(dZ.transpose(1, 2), X)
+            if bias:
+                out["b1"] = dZ.sum(dim=1)
+        else:
+            Z = torch.bmm(Xb, W1.transpose(1, 2))  # (R, B, m)
+            if bias:
+                Z = Z + P["b1"][:, None, :]
+            H = self.sigma(Z)
+            S = self.dsigma(Z)
+            if isinstance(arch, SimLN):
+                nrm = torch.linalg.vector_norm(H, dim=2, keepdim=True)
+                den = torch.clamp(nrm, min=arch.eps)
+                U = H / den
+                f = torch.einsum("rbm,rm->rb", U, W2)
+                g = loss.d1(f, yb) / B
+                out["W2"] = torch.einsum("rb,rbm->rm", g, U)[:, None, :]
+                wu = torch.einsum("rbm,rm->rb", U, W2)[:, :, None]
+                proj = (nrm > arch.eps).to(H.dtype)
+                dH = g[:, :, None] * (W2[:, None, :] - proj * wu * U) / den
+                dZ = dH * S
+            else:
+                f = torch.einsum("rbm,rm->rb", H, W2)
+                g = loss.d1(f, yb) / B
+                out["W2"] = torch.einsum("rb,rbm->rm", g, H)[:, None, :]
+                dZ = g[:, :, None] * W2[:, None, :] * S
+            out["W1"] = torch.bmm(dZ.transpose(1, 2), Xb)
+            if bias:
+                out["b1"] = dZ.sum(dim=1)
+        sq = sum(torch.sum(v.reshape(R, -1) ** 2, dim=1) for v in out.values())
+        return {k: out[k] for k in P}, sq
+
+    def step(self, P, X, y, idx, rule: StepRule, noise=None, projection=None) -> None:
+        """One step of every run, in place."""
+        g, sq = self.grads(P, X, y, idx, rule.loss, noise)
+        if rule.rho > 0:
+            norm = torch.sqrt(sq)
+            c = torch.where(norm > 0, rule.rho / torch.where(norm > 0, norm, 1), 0)
+            Pp = {k: v + _bcast(c, v) * g[k] for k, v in P.items()}
+            g, _ = self.grads(Pp, X, y, idx, rule.loss, noise)
+        decay = 1 - rule.lr * rule.weight_decay
+        for k, v in P.items():
+            if decay != 1:
+                v.mul_(decay)
+            v.sub_(rule.lr * g[k])
+        if projection is not None:
+            _project_batched(P, projection)
+
+    def run(self, P, X, y, idx, rule: StepRule, noise=None, projection=None) -> None:
+        """Steps t = 0..T-1 with batches idx[t] (T, R, B) and noise[t] (T, R, B) or None."""
+        for t in range(idx.shape[0]):
+            self.step(P, X, y, idx[t], rule, None if noise is None else noise[t], projection)
+
+
+def _bcast(c: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    return c.reshape((-1,) + (1,) * (v.ndim - 1))
+
+
+def _project_batched(P: dict, norm: float) -> None:
+    keys = [k for k in ("W1", "b1") if k in P]
+    R = P["W1"].shape[0]
+    total = torch.sqrt(sum(torch.sum(P[k].reshape(R, -1) ** 2, dim=1) for k in keys))
+    scale = norm / total
+    for k in keys:
+        P[k].mul_(_bcast(scale, P[k]))
+
+
+class AutogradEngine(TorchEngine):
+    """Any architecture (e.g. the 3-layer MLP of Fig. 11): ``torch.func.grad`` vmapped over runs."""
+
+    def __init__(self, arch):
+        self.arch = arch
+
+    def grads(self, P, X, y, idx, loss, noise):
+        arch = self.arch
+
+        def one(params, Xr, yr, ir, nr):
+            return grad(lambda p: _batch_loss(arch, p, Xr, yr, ir, loss, nr))(params)
+
+        if noise is None:
+            g = vmap(lambda p, Xr, yr, ir: one(p, Xr, yr, ir, None))(P, X, y, idx)
+        else:
+            g = vmap(one)(P, X, y, idx, noise)
+        R = idx.shape[0]
+        sq = sum(torch.sum(v.reshape(R, -1) ** 2, dim=1) for v in g.values())
+        return g, sq
+
+
+# --------------------------------------------------------------------------------------------
+# The C kernel (batch size 1, non-coupled 2-layer networks)
+# --------------------------------------------------------------------------------------------
+_C_TEMPLATE = r"""
+/* 1-SAM / SGD / label-noise SGD, batch size 1, 2-layer networks (sharpness/training/algorithms.py).
+   W1 is stored transposed (d, m) so that every inner loop runs over the m neurons. */
+static inline REAL sigmoid_SFX(REAL z) {
+    if (z >= 0) return (REAL)1 / ((REAL)1 + EXP(-z));
+    REAL e = EXP(z); return e / ((REAL)1 + e);
+}
+static inline REAL dloss_SFX(int loss, REAL f, REAL y, REAL smooth) {
+    if (loss == 0) return (REAL)2 * (f - y);
+    return y * (sigmoid_SFX(y * f) - ((REAL)1 - smooth));
+}
+
+/* forward from pre-activations z: fills h, s (activation, derivative); returns f and the norm */
+static REAL forward_SFX(int64_t m, const REAL *z, const REAL *W2, REAL *h, REAL *s, int act,
+                        int head, REAL eps, REAL *den_out, REAL *nrm_out) {
+    if (act == 0) {
+        for (int64_t j = 0; j < m; j++) { REAL v = z[j]; h[j] = v > 0 ? v : 0; s[j] = v > 0 ? 1 : 0; }
+    } else {
+        /* one exp per neuron: e = exp(-|z|) gives softplus(z) = max(z, 0) + log1p(e) and
+           sigmoid(z) = 1/(1 + e) or e/(1 + e), each in its numerically stable branch */
+        for (int64_t j = 0; j < m; j++) {
+            REAL v = z[j], e = EXP(v > 0 ? -v : v);
+            h[j] = v > 0 ? v + LOG1P(e) : LOG1P(e);
+            s[j] = v >= 0 ? (REAL)1 / ((REAL)1 + e) : e / ((REAL)1 + e);
+        }
+    }
+    REAL f = 0;
+    for (int64_t j = 0; j < m; j++) f += W2[j] * h[j];
+    if (head == 1) {
+        REAL q = 0;
+        for (int64_t j = 0; j < m; j++) q += h[j] * h[j];
+        REAL nrm = SQRT(q), den = nrm > eps ? nrm : eps;
+        *den_out = den; *nrm_out = nrm;
+        f = f / den;
+    }
+    return f;
+}
+
+/* gradient pieces: gw2 = dL/dW2, dz = dL/dz, given g = dl/df; returns ||gw2||^2 + ||dz||^2 xx */
+static REAL backward_SFX(int64_t m, REAL g, const REAL *W2, const REAL *h, const REAL *s,
+                         int head, REAL eps, REAL den, REAL nrm, REAL f, REAL xx,
+                         REAL *gw2, REAL *dz) {
+    REAL a = 0, b = 0;
+    if (head == 0) {
+        for (int64_t j = 0; j < m; j++) { gw2[j] = g * h[j]; dz[j] = g * W2[j] * s[j]; }
+    } else {
+        /* f = W2.u, u = h/den; df/dh = (W2 - (W2.u) u 1[nrm > eps]) / den, and W2.u = f */
+        REAL wu = nrm > eps ? f : 0;
+        for (int64_t j = 0; j < m; j++) {
+            REAL u = h[j] / den;
+            gw2[j] = g * u;
+            dz[j] = g * (W2[j] - wu * u) / den * s[j];
+        }
+    }
+    for (int64_t j = 0; j < m; j++) { a += gw2[j] * gw2[j]; b += dz[j] * dz[j]; }
+    return a + b * xx;
+}
+
+static void matvec_SFX(int64_t m, int64_t d, const REAL *W1T, const REAL *b1, const REAL *x,
+                       REAL *z) {
+    for (int64_t j = 0; j < m; j++) z[j] = 0;
+    for (int64_t i = 0; i < d; i++) {
+        const REAL xi = x[i]; const REAL *row = W1T + i * m;
+        for (int64_t j = 0; j < m; j++) z[j] = FMA(xi, row[j], z[j]);
+    }
+    if (b1) for (int64_t j = 0; j < m; j++) z[j] += b1[j];
+}
+
+static void run_one_SFX(int64_t m, int64_t d, int64_t T, REAL *W1T, REAL *b1, REAL *W2,
+                        const REAL *X, const REAL *y, const int32_t *order, const REAL *noise,
+                        REAL lr, REAL rho, REAL wd, int act, int head, REAL eps, int loss,
+                        REAL smooth, REAL proj, REAL *work) {
+    REAL *z = work, *h = z + m, *s = h + m, *dz = s + m, *gw2 = dz + m, *W2p = gw2 + m;
+    REAL *zp = W2p + m, *hp = zp + m, *sp = hp + m;
+    const REAL decay = (REAL)1 - lr * wd;
+    if (T <= 0) return;
+    matvec_SFX(m, d, W1T, b1, X + (int64_t)order[0] * d, z);
+    for (int64_t t = 0; t < T; t++) {
+        const REAL *x = X + (int64_t)order[t] * d;
+        const REAL yk = y[order[t]] + (noise ? noise[t] : (REAL)0);
+        REAL xx = b1 ? 1 : 0;
+        for (int64_t i = 0; i < d; i++) xx += x[i] * x[i];
+        REAL den = 1, nrm = 0;
+        REAL f = forward_SFX(m, z, W2, h, s, act, head, eps, &den, &nrm);
+        REAL g = dloss_SFX(loss, f, yk, smooth);
+        REAL gn2 = backward_SFX(m, g, W2, h, s, head, eps, den, nrm, f, xx, gw2, dz);
+        if (rho > 0 && gn2 > 0) {
+            const REAL c = rho / SQRT(gn2);
+            for (int64_t j = 0; j < m; j++) {
+                W2p[j] = W2[j] + c * gw2[j];
+                zp[j] = z[j] + c * dz[j] * xx;
+            }
+            REAL denp = 1, nrmp = 0;
+            REAL fp = forward_SFX(m, zp, W2p, hp, sp, act, head, eps, &denp, &nrmp);
+            REAL gp = dloss_SFX(loss, fp, yk, smooth);
+            backward_SFX(m, gp, W2p, hp, sp, head, eps, denp, nrmp, fp, xx, gw2, dz);
+        }
+        for (int64_t j = 0; j < m; j++) W2[j] = decay * W2[j] - lr * gw2[j];
+        if (b1) for (int64_t j = 0; j < m; j++) b1[j] = decay * b1[j] - lr * dz[j];
+        for (int64_t j = 0; j < m; j++) dz[j] = lr * dz[j];
+        const int fuse = (proj <= 0) && (t + 1 < T);
+        const REAL *xn = fuse ? X + (int64_t)order[t + 1] * d : x;
+        if (fuse) for (int64_t j = 0; j < m; j++) z[j] = 0;
+        for (int64_t i = 0; i < d; i++) {
+            const REAL xi = x[i], xni = xn[i]; REAL *row = W1T + i * m;
+            /* one sweep over the row: update it and accumulate the next pre-activation */
+            if (fuse && decay != (REAL)1) {
+                for (int64_t j = 0; j < m; j++) {
+                    const REAL r = decay * row[j] - dz[j] * xi; row[j] = r; z[j] = FMA(xni, r, z[j]);
+                }
+            } else if (fuse) {
+                for (int64_t j = 0; j < m; j++) {
+                    const REAL r = row[j] - dz[j] * xi; row[j] = r; z[j] = FMA(xni, r, z[j]);
+                }
+            } else if (decay != (REAL)1) {
+                for (int64_t j = 0; j < m; j++) row[j] = decay * row[j] - dz[j] * xi;
+            } else {
+                for (int64_t j = 0; j < m; j++) row[j] = row[j] - dz[j] * xi;
+            }
+        }
+        if (fuse) {
+            if (b1) for (int64_t j = 0; j < m; j++) z[j] += b1[j];
+        } else if (proj > 0) {
+            REAL q = 0;
+            for (int64_t k = 0; k < m * d; k++) q += W1T[k] * W1T[k];
+            if (b1) for (int64_t j = 0; j < m; j++) q += b1[j] * b1[j];
+            const REAL a = proj / SQRT(q);
+            for (int64_t k = 0; k < m * d; k++) W1T[k] *= a;
+            if (b1) for (int64_t j = 0; j < m; j++) b1[j] *= a;
+            if (t + 1 < T) matvec_SFX(m, d, W1T, b1, X + (int64_t)order[t + 1] * d, z);
+        }
+    }
+}
+
+void sam1_SFX(int64_t R, int64_t m, int64_t d, int64_t n, int64_t T, REAL *W1T, REAL *b1,
+              REAL *W2, const REAL *X, const REAL *y, const int32_t *order, const REAL *noise,
+              REAL lr, REAL rho, REAL wd, int act, int head, REAL eps, int loss, REAL smooth,
+              REAL proj, REAL *work, int nthreads) {
+    #pragma omp parallel for num_threads(nthreads) schedule(static, 1)
+    for (int64_t r = 0; r < R; r++) {
+        run_one_SFX(m, d, T, W1T + r * m * d, b1 ? b1 + r * m : 0, W2 + r * m, X + r * n * d,
+                    y + r * n, order + r * T, noise ? noise + r * T : 0, lr, rho, wd, act, head,
+                    eps, loss, smooth, proj, work + r * 9 * m);
+    }
+}
+"""
+
+_C_HEADER = "#include <math.h>\n#include <stdint.h>\n"
+_C_FLAGS = ["-O3", "-march=native", "-ffp-contract=off", "-fno-fast-math", "-fPIC", "-shared"]
+
+
+def _c_source() -> str:
+    parts = [_C_HEADER]
+    for real, sfx, fns in (
+        ("double", "f64", ("exp", "log1p", "sqrt", "fma")),
+        ("float", "f32", ("expf", "log1pf", "sqrtf", "fmaf")),
+    ):
+        body = _C_TEMPLATE.replace("REAL", real).replace("SFX", sfx)
+        for macro, fn in zip(("EXP", "LOG1P", "SQRT", "FMA"), fns, strict=True):
+            body = body.replace(macro + "(", fn + "(")
+        parts.append(body)
+    return "\n".join(parts)
+
+
+class KernelUnavailableError(RuntimeError):
+    """No C compiler (or the build failed): the trainer falls back to :class:`TorchEngine`."""
+
+
+_KERNEL = None
+
+
+def _cache_dir() -> Path:
+    env = os.environ.get("FLATNESS_KERNEL_CACHE")
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "flatness-toolkit"
+
+
+def _cpu_signature() -> str:
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("flags"):
+                    return line.strip()
+    except OSError:
+        pass
+    return platform.processor()
+
+
+def load_kernel():
+    """Compile (once per machine, cached) and load the C kernel; returns the ctypes library.
+
+    The build is keyed by the source, the flags, the compiler and the CPU's feature flags
+    (``-march=native``), written to a temporary file and renamed atomically.
+    ``-ffp-contract=off`` and explicit ``fma`` calls fix the floating-point operations in the
+    source, so a run is bitwise reproducible on the same machine.
+
+    Raises:
+        KernelUnavailableError: if no C compiler is found or the build fails.
+    """
+    global _KERNEL
+    if _KERNEL is not None:
+        return _KERNEL
+    cc = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
+    if not cc:
+        raise KernelUnavailableError("no C compiler found (set CC)")
+    src = _c_source()
+    try:
+        version = subprocess.run([cc, "--version"], capture_output=True, text=True, timeout=30)
+        cc_id = version.stdout.splitlines()[0] if version.stdout else cc
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise KernelUnavailableError(f"cannot run the C compiler {cc}: {exc}") from None
+    flags = list(_C_FLAGS)
+    key = hashlib.sha256(
+        "\0".join([src, " ".join(flags), cc_id, platform.machine(), _cpu_signature()]).encode()
+    ).hexdigest()[:16]
+    cache = _cache_dir()
+    lib_path = cache / f"sam1_{key}.so"
+    if not lib_path.exists():
+        cache.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=cache) as tmp:
+            c_file = Path(tmp) / "sam1.c"
+            c_file.write_text(src)
+            out = Path(tmp) / "sam1.so"
+            for extra in (["-fopenmp"], []):
+                proc = subprocess.run(
+                    [cc, *flags, *extra, str(c_file), "-o", str(out), "-lm"],
+                    capture_output=True,
+                    text=True,
+                )
+                if proc.returncode == 0:
+                    break
+            else:
+                raise KernelUnavailableError(
+                    f"building the C kernel failed: {proc.stderr.strip()[:500]}"
+                )
+            os.replace(out, lib_path)
+    lib = ctypes.CDLL(str(lib_path))
+    for sfx, real in (("f64", ctypes.c_double), ("f32", ctypes.c_float)):
+        fn = getattr(lib, f"sam1_{sfx}")
+        p = ctypes.c_void_p
+        i64 = ctypes.c_int64
+        fn.argtypes = [i64] * 5 + [p] * 7 + [real] * 3 + [ctypes.c_int] * 2 + [real]
+        fn.argtypes += [ctypes.c_int, real, real, p, ctypes.c_int]
+        fn.restype = None
+    _KERNEL = lib
+    return lib
+
+
+def _ptr(a: np.ndarray | None):
+    return None if a is None else a.ctypes.data_as(ctypes.c_void_p)
+
+
+class CEngine:
+    """1-SAM / SGD / label-noise SGD with batch size 1 on 2-layer MLPs and Sim-LN, in C.
+
+    Same parameter layout as :class:`TorchEngine` (tensors with a leading run dimension,
+    updated in place). Runs are independent: R runs in one call give the same numbers as R
+    separate calls, and ``threads`` spreads them over cores (OpenMP).
+
+    Raises:
+        KernelUnavailableError: if the kernel cannot be built.
+        ValueError: for an architecture it does not handle (depth > 2 or Sim-BN).
+    """
+
+    def __init__(self, arch, threads: int = 1):
+        if isinstance(arch, SimBN) or arch.couples_examples:
+            raise ValueError("CEngine handles architectures whose examples do not interact")
+        if not isinstance(arch, MLP | SimLN) or arch.depth != 2:
+            raise ValueError(f"CEngine handles 2-layer MLPs and Sim-LN, got {arch!r}")
+        self.arch = arch
+        self.threads = max(1, int(threads))
+        self.lib = load_kernel()
+
+    def run(self, P, X, y, order, rule: StepRule, noise=None, projection=None) -> None:
+        """Run T steps: order (R, T) example indices, noise (R, T) or None; P updated in place."""
+        arch = self.arch
+        W1 = P["W1"]
+        dtype = W1.dtype
+        if dtype not in (torch.float64, torch.float32):
+            raise ValueError(f"CEngine needs float64 or float32 parameters, got {dtype}")
+        R, m, d = W1.shape
+        n = X.shape[1]
+        order = np.ascontiguousarray(np.asarray(order, dtype=np.int32))
+        T = order.shape[1]
+        if order.shape != (R, T) or (T and (order.min() < 0 or order.max() >= n)):
+            raise ValueError(f"order must have shape ({R}, T) with entries in [0, {n})")
+        npdt = np.float64 if dtype == torch.float64 else np.float32
+        W1T = np.ascontiguousarray(W1.detach().numpy().transpose(0, 2, 1))
+        b1 = np.ascontiguousarray(P["b1"].detach().numpy()) if "b1" in P else None
+        W2 = np.ascontiguousarray(P["W2"].detach().numpy()[:, 0, :])
+        Xn = np.ascontiguousarray(X.detach().numpy(), dtype=npdt)
+        yn = np.ascontiguousarray(y.detach().numpy(), dtype=npdt)
+        nz = None
+        if noise is not None:
+            nz = np.ascontiguousarray(np.asarray(noise, dtype=npdt))
+            if nz.shape != (R, T):
+                raise ValueError(f"noise must have shape ({R}, {T})")
+        work = np.empty(R * 9 * m, dtype=npdt)
+        fn = self.lib.sam1_f64 if dtype == torch.float64 else self.lib.sam1_f32
+        head = 1 if isinstance(arch, SimLN) else 0
+        eps = arch.eps if isinstance(arch, SimLN) else 0.0
+        act = 0 if arch.activation == "relu" else 1
+        fn(
+            R,
+            m,
+            d,
+            n,
+            T,
+            _ptr(W1T),
+            _ptr(b1),
+            _ptr(W2),
+            _ptr(Xn),
+            _ptr(yn),
+            _ptr(order),
+            _ptr(nz),
+            rule.lr,
+            rule.rho,
+            rule.weight_decay,
+            act,
+            head,
+            eps,
+            rule.loss.code,
+            rule.loss.smoothing,
+            -1.0 if projection is None else float(projection),
+            _ptr(work),
+            min(self.threads, R),
+        )
+        with torch.no_grad():
+            W1.copy_(torch.from_numpy(W1T.transpose(0, 2, 1)))
+            if b1 is not None:
+                P["b1"].copy_(torch.from_numpy(b1))
+            P["W2"][:, 0, :].copy_(torch.from_numpy(W2))
+
+
+def engine_for(arch, batch_size: int, backend: str = "auto", threads: int = 1):
+    """The fastest engine for this architecture and batch size.
+
+    backend: "auto" (C for batch size 1 where it applies and a compiler exists, else torch),
+    "c", "torch" (closed form) or "autograd" (torch.func, any architecture).
+    """
+    if backend not in ("auto", "c", "torch", "autograd"):
+        raise ValueError(f"backend must be auto, c, torch or autograd, got {backend!r}")
+    two_layer = not (isinstance(arch, MLP) and arch.depth != 2)
+    if backend == "autograd" or not two_layer:
+        if backend in ("c", "torch") and not two_layer:
+            raise ValueError(f"backend {backend!r} handles 2-layer networks only")
+        return AutogradEngine(arch)
+    if backend == "torch":
+        return TorchEngine(arch)
+    c_ok = batch_size == 1 and not arch.couples_examples
+    if backend == "c":
+        if not c_ok:
+            raise ValueError("the C backend needs batch size 1 and a non-coupled architecture")
+        return CEngine(arch, threads)
+    if c_ok:
+        try:
+            return CEngine(arch, threads)
+        except KernelUnavailableError as exc:
+            print(f"note: C kernel unavailable ({exc}); using the torch engine", file=sys.stderr)
+    return TorchEngine(arch)

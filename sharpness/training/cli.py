@@ -1,0 +1,266 @@
+"""``sharpness-train``: train one configuration of the paper's experiments (Appendix B, Table 2).
+
+    sharpness-train --preset fig4b --out runs/fig4b            # a row group of Table 2
+    sharpness-train --arch bias --algo sam --lr 0.01 --rho 0.05 --epochs 1000 --out runs/x
+
+Metrics are appended to ``DIR/metrics.jsonl`` as they come (epoch, train loss, sharpness, test
+error and whether it is exact or an estimate); checkpoints go to ``DIR/checkpoint.npz``. Running
+the same command again resumes an interrupted run (Ctrl-C, SIGTERM or kill) and reuses a finished
+one; the numbers are the same as those of an uninterrupted run.
+
+Exit codes: 0 finished, 2 bad usage or hyperparameters (one line on stderr), 3 internal error,
+130 interrupted (the checkpoint is saved; rerun to resume).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import sys
+
+__all__ = ["build_config", "main", "parser"]
+
+EXIT_OK, EXIT_USAGE, EXIT_BUG, EXIT_INTERRUPTED = 0, 2, 3, 130
+
+
+class UsageError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):
+        raise UsageError(message)
+
+
+def parser() -> argparse.ArgumentParser:
+    from sharpness.training.runs import ALGORITHMS, ARCHITECTURES, PRESETS
+
+    p = _Parser(
+        prog="sharpness-train",
+        description="Train a network of Wen, Li & Ma (2023) with 1-SAM, SAM, GD, SGD or "
+        "label-noise SGD, logging the exact sharpness and the hypercube test error.",
+        epilog="Exit codes: 0 finished, 2 bad input, 130 interrupted (rerun to resume).",
+    )
+    p.add_argument("--preset", choices=PRESETS, help="a panel of Table 2 (App. B.1)")
+    p.add_argument("--arch", choices=ARCHITECTURES, help="architecture (default bias)")
+    p.add_argument("--algo", choices=ALGORITHMS, help="algorithm (default sam)")
+    p.add_argument("--lr", type=float, help="learning rate (default 0.01)")
+    p.add_argument("--rho", type=float, help="SAM radius (default 0.05 for sam, else 0)")
+    p.add_argument("--wd", type=float, help="weight decay (default 0)")
+    p.add_argument("--label-noise", type=float, help="label-noise std (label-noise-sgd)")
+    p.add_argument("--batch-size", type=int, help="batch size (default 1; n for gd)")
+    p.add_argument("--epochs", type=int, help="epochs (default 100)")
+    p.add_argument("--width", type=int, help="hidden width (default 500)")
+    p.add_argument("--depth", type=int, help="layers of an MLP (default 2)")
+    p.add_argument("--d", type=int, help="input dimension (default 30)")
+    p.add_argument("--n", type=int, help="training-set size (default 100)")
+    p.add_argument("--data", choices=("xor", "ball"), help="P_xor (default) or the ball of B.2")
+    p.add_argument("--loss", choices=("mse", "logistic"), help="training loss (default mse)")
+    p.add_argument("--smoothing", type=float, help="label smoothing of the logistic loss")
+    p.add_argument("--seed", type=int, help="seed of data, init and order (default 0)")
+    p.add_argument("--init", choices=("torch", "normal"), help="initialization (default torch)")
+    p.add_argument(
+        "--gamma-init",
+        choices=("inv-sqrt-width", "one"),
+        help="Sim-BN's initial gamma (default 1/sqrt(width); see sharpness.training.runs note 1)",
+    )
+    p.add_argument("--first-layer-scale", type=float, help="scale of W1, b1 at init (Fig. 6a)")
+    p.add_argument("--projection", type=float, help="hold ||(W1, b1)|| at this norm (Fig. 6b)")
+    p.add_argument("--order", choices=("shuffle", "cyclic", "iid"), help="example order")
+    p.add_argument("--ln-eps", type=float, help="eps of Sim-LN")
+    p.add_argument("--dtype", choices=("float64", "float32"), help="precision (default float64)")
+    p.add_argument("--log-every", type=int, help="epochs between train-loss records")
+    p.add_argument("--eval-every", type=int, help="epochs between sharpness/test records")
+    p.add_argument(
+        "--test", choices=("auto", "exact", "sampled", "none"), help="test-error mode (auto)"
+    )
+    p.add_argument(
+        "--exact-final", action="store_true", help="exact hypercube error at the last epoch"
+    )
+    p.add_argument("--test-samples", type=int, help="samples of the estimated test error")
+    p.add_argument("--backend", choices=("auto", "c", "torch", "autograd"), help="step engine")
+    p.add_argument("--threads", type=int, default=1, help="CPU threads (default 1)")
+    p.add_argument("--device", default="cpu", help="only 'cpu' is supported")
+    p.add_argument("--out", required=True, metavar="DIR", help="output directory (resumable)")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.add_argument("--json", action="store_true", help="print the final record as JSON")
+    return p
+
+
+_PHASE_FLAGS = {
+    "lr": "lr",
+    "rho": "rho",
+    "wd": "weight_decay",
+    "label_noise": "label_noise",
+    "batch_size": "batch_size",
+    "epochs": "epochs",
+}
+_CONFIG_FLAGS = {
+    "arch": "arch",
+    "algo": "algo",
+    "width": "width",
+    "depth": "depth",
+    "d": "d",
+    "n": "n",
+    "data": "data",
+    "loss": "loss",
+    "smoothing": "smoothing",
+    "seed": "seed",
+    "init": "init",
+    "gamma_init": "gamma_init",
+    "first_layer_scale": "first_layer_scale",
+    "projection": "projection",
+    "order": "order",
+    "ln_eps": "ln_eps",
+    "dtype": "dtype",
+    "log_every": "log_every",
+    "eval_every": "eval_every",
+    "test": "test",
+    "test_samples": "test_samples",
+    "backend": "backend",
+    "exact_final": "exact_final",
+}
+
+
+def build_config(args):
+    """The :class:`~sharpness.training.TrainConfig` of parsed arguments.
+
+    Raises:
+        ValueError: for a bad or inconsistent value (one line, naming it).
+    """
+    from sharpness.training.runs import Phase, TrainConfig, preset
+
+    if args.device != "cpu":
+        raise ValueError(
+            f"device must be 'cpu' (this toolkit's kernels are CPU code), got {args.device!r}"
+        )
+    cfg_over = {
+        f: getattr(args, a) for a, f in _CONFIG_FLAGS.items() if getattr(args, a) is not None
+    }
+    phase_over = {
+        f: getattr(args, a) for a, f in _PHASE_FLAGS.items() if getattr(args, a) is not None
+    }
+    if args.lr is not None and args.lr <= 0:
+        raise ValueError(f"--lr must be > 0, got {args.lr}")
+    for flag in ("rho", "wd", "label_noise"):
+        v = getattr(args, flag)
+        if v is not None and v < 0:
+            raise ValueError(f"--{flag.replace('_', '-')} must be >= 0, got {v}")
+    if args.preset:
+        base = preset(args.preset)
+        if phase_over:
+            if len(base.phases) > 1:
+                raise ValueError(
+                    f"preset {args.preset} has {len(base.phases)} phases (Table 2 rows); "
+                    f"--{'/--'.join(k.replace('_', '-') for k in phase_over)} cannot override them"
+                )
+            phases = (dataclasses.replace(base.phases[0], **phase_over),)
+            cfg_over["phases"] = phases
+        if "epochs" in phase_over or "log_every" in cfg_over or "eval_every" in cfg_over:
+            total = sum(p.epochs for p in cfg_over.get("phases", base.phases))
+            cfg_over.setdefault("log_every", max(1, min(base.log_every, total // 50 or 1)))
+            le = cfg_over["log_every"]
+            cfg_over.setdefault("eval_every", le * max(1, (total // 20) // le))
+        return base.replace(**cfg_over)
+    algo = cfg_over.get("algo", "sam")
+    n = cfg_over.get("n", 100)
+    phase = dict(
+        epochs=100,
+        lr=0.01,
+        rho=0.05 if algo == "sam" else 0.0,
+        batch_size=n if algo == "gd" else 1,
+        weight_decay=0.0,
+        label_noise=0.1 if algo == "label-noise-sgd" else 0.0,
+    )
+    phase.update(phase_over)
+    if phase["batch_size"] > n:
+        raise ValueError(f"--batch-size {phase['batch_size']} is larger than n = {n}")
+    epochs = phase["epochs"]
+    cfg_over.setdefault("log_every", max(1, epochs // 100))
+    le = cfg_over["log_every"]
+    cfg_over.setdefault("eval_every", le * max(1, (epochs // 20) // le))
+    cfg_over.setdefault("arch", "bias")
+    cfg_over["algo"] = algo
+    cfg_over["phases"] = (Phase(**phase),)
+    return TrainConfig(**cfg_over)
+
+
+def _fmt(v):
+    if v is None:
+        return "n/a"
+    return f"{v:.6g}" if isinstance(v, float) else str(v)
+
+
+def _run(argv) -> int:
+    from sharpness.training.runs import train
+
+    args = parser().parse_args(argv)
+    if args.threads < 1:
+        raise ValueError(f"--threads must be >= 1, got {args.threads}")
+    config = build_config(args)
+    import torch
+
+    torch.set_num_threads(args.threads)
+    result = train(
+        config,
+        args.out,
+        progress=not args.no_progress,
+        threads=args.threads,
+    )
+    last = result.metrics[-1] if result.metrics else {}
+    evals = [m for m in result.metrics if "test_error" in m or "sharpness" in m]
+    final = evals[-1] if evals else last
+    if last.get("diverged"):
+        final = last
+    if args.json:
+        print(
+            json.dumps({"finished": result.finished, "out": str(args.out), **final}, sort_keys=True)
+        )
+    elif last.get("diverged"):
+        print(
+            f"{config.name or config.arch + '/' + config.algo}: diverged (non-finite parameters) "
+            f"by epoch {last['epoch']}/{config.epochs}; metrics in "
+            f"{os.path.join(args.out, 'metrics.jsonl')}"
+        )
+    else:
+        kind = "exact" if final.get("test_exact") else "estimate"
+        note = final.get("sharpness_note")
+        print(
+            f"{config.name or config.arch + '/' + config.algo}: epoch {result.epoch}/{config.epochs}, "
+            f"train loss {_fmt(last.get('train_loss'))}, sharpness {_fmt(final.get('sharpness'))}"
+            + (f" ({note})" if note else "")
+            + f", test error {_fmt(final.get('test_error'))} ({kind}); metrics in "
+            f"{os.path.join(args.out, 'metrics.jsonl')}"
+        )
+    return EXIT_OK
+
+
+def main(argv=None) -> int:
+    try:
+        code = _run(sys.argv[1:] if argv is None else argv)
+    except (UsageError, ValueError) as exc:
+        print(f"sharpness-train: error: {exc}", file=sys.stderr)
+        code = EXIT_USAGE
+    except KeyboardInterrupt:
+        print(
+            "sharpness-train: interrupted; checkpoint saved, rerun the same command to resume",
+            file=sys.stderr,
+        )
+        code = EXIT_INTERRUPTED
+    except Exception as exc:  # a bug, not bad input
+        if os.environ.get("VERIFY_THEOREM_DEBUG"):
+            raise
+        print(
+            f"sharpness-train: internal error ({type(exc).__name__}: {exc}); "
+            "rerun with VERIFY_THEOREM_DEBUG=1 for the traceback",
+            file=sys.stderr,
+        )
+        code = EXIT_BUG
+    sys.stdout.flush()
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
