@@ -7,11 +7,16 @@
                                                                                     &&\\text{(MLP-Bias, bias in layer 1 only)}
 
 Parameters are a mapping ``{"W1": (m1, d), "b1": (m1,), "W2": (m2, m1), ..., "WD": (1, m_{D-1})}``
-of float64 tensors by default. Every function here is built from plain torch ops on that mapping,
-so ``torch.func.grad``, ``jvp``, ``vmap`` and ``hessian`` apply directly.
+of float64 tensors by default; an MLP with ``output_bias=True`` adds ``"bD": (1,)``. Every function
+here is built from plain torch ops on that mapping, so ``torch.func.grad``, ``jvp``, ``vmap`` and
+``hessian`` apply directly.
 
 Deviation (1): the activation is selectable. ``"softplus"`` (log(1 + e^z), computed as
 ``logaddexp(z, 0)`` so that it has no threshold switch) is the variant of Figure 5.
+
+Deviation (2): an optional output bias, f = W_D sigma(...) + b_D (the default of ``torch.nn.Linear``),
+so that networks trained elsewhere map exactly; the paper's architectures have none (``output_bias``
+is False by default). Hidden-layer biases b_2, ..., b_{D-1} stay unsupported.
 """
 
 from __future__ import annotations
@@ -37,21 +42,26 @@ ACTIVATIONS = {"relu": torch.relu, "softplus": _softplus}
 
 @dataclass(frozen=True)
 class MLP:
-    """A D-layer perceptron with an optional bias in the first layer only.
+    """A D-layer perceptron with an optional bias in the first layer (and optionally the output).
 
     Args:
         depth: number of weight layers D >= 2.
         bias: whether the first layer has a bias b1.
         activation: "relu" (the paper's default) or "softplus" (Figure 5).
+        output_bias: whether the output has a bias b_D of shape (1,): f = W_D sigma(...) + b_D
+            (deviation (2) of the module docstring; not in the paper).
     """
 
     depth: int = 2
     bias: bool = True
     activation: str = "relu"
+    output_bias: bool = False
 
     def __post_init__(self) -> None:
         if isinstance(self.depth, bool) or not isinstance(self.depth, int) or self.depth < 2:
             raise ValueError(f"depth must be an integer >= 2, got {self.depth!r}")
+        if not isinstance(self.output_bias, bool):
+            raise ValueError(f"output_bias must be True or False, got {self.output_bias!r}")
         if self.activation not in ACTIVATIONS:
             raise ValueError(
                 f"activation must be one of {sorted(ACTIVATIONS)}, got {self.activation!r}"
@@ -60,22 +70,31 @@ class MLP:
     @property
     def name(self) -> str:
         """The paper's name for the architecture, e.g. "2-MLP-Bias"."""
+        out = " + output bias" if self.output_bias else ""
         if self.depth == 2 and self.activation == "relu":
-            return "2-MLP-Bias" if self.bias else "2-MLP-No-Bias"
-        base = f"{self.depth}-layer MLP-{'Bias' if self.bias else 'No-Bias'}"
+            return ("2-MLP-Bias" if self.bias else "2-MLP-No-Bias") + out
+        base = f"{self.depth}-layer MLP-{'Bias' if self.bias else 'No-Bias'}{out}"
         return base if self.activation == "relu" else f"{base} ({self.activation})"
 
     @property
     def key(self) -> str:
-        """Short key used by the command line and saved reports."""
-        return ("bias" if self.bias else "nobias") + (
-            "" if self.activation == "relu" else "-softplus"
+        """Short key used by the command line and saved reports, e.g. "bias-out-softplus"."""
+        return (
+            ("bias" if self.bias else "nobias")
+            + ("-out" if self.output_bias else "")
+            + ("" if self.activation == "relu" else "-softplus")
         )
 
     @property
     def param_names(self) -> tuple[str, ...]:
         names = ["W1"] + (["b1"] if self.bias else [])
-        return tuple(names + [f"W{j}" for j in range(2, self.depth + 1)])
+        names += [f"W{j}" for j in range(2, self.depth + 1)]
+        return tuple(names + ([self.output_bias_name] if self.output_bias else []))
+
+    @property
+    def output_bias_name(self) -> str:
+        """The name of the output bias b_D, e.g. "b2" (whether or not this MLP has one)."""
+        return f"b{self.depth}"
 
     @property
     def sigma(self):
@@ -113,6 +132,11 @@ class MLP:
                 raise ValueError(f"W{j} must have shape {want}, got {s}")
             if j < self.depth:
                 widths.append(s[0])
+        if self.output_bias and shapes[self.output_bias_name] != (1,):
+            raise ValueError(
+                f"{self.output_bias_name} (the output bias) must have shape (1,), "
+                f"got {shapes[self.output_bias_name]}"
+            )
         for k in self.param_names:
             if not torch.all(torch.isfinite(params[k])):
                 raise ValueError(f"{k} contains NaN or inf")
@@ -144,6 +168,8 @@ class MLP:
         """The output f as a function of the hidden pre-activation z_layer (1 <= layer < D)."""
         for j in range(layer + 1, self.depth + 1):
             z = self.sigma(z) @ params[f"W{j}"].T
+        if self.output_bias:
+            z = z + params[self.output_bias_name]
         return z[..., 0]
 
     #: Examples do not interact: the loss Hessian w.r.t. pre-activations is block-diagonal.
@@ -317,17 +343,22 @@ def _layer_order(name: str) -> tuple[int, str]:
 
 def architecture(key: str, depth: int = 2, *, eps: float | None = None):
     """Architecture from a command-line key: "bias", "nobias", "bias-softplus" (or "softplus"),
-    "nobias-softplus", "simln" (eps: its epsilon) or "simbn".
+    "nobias-softplus", the same with an output bias ("bias-out", "nobias-out", "bias-out-softplus",
+    "nobias-out-softplus"), "simln" (eps: its epsilon) or "simbn".
 
     Raises:
         ValueError: for an unknown key or a bad depth.
     """
     table = {
-        "bias": (True, "relu"),
-        "nobias": (False, "relu"),
-        "bias-softplus": (True, "softplus"),
-        "softplus": (True, "softplus"),
-        "nobias-softplus": (False, "softplus"),
+        "bias": (True, "relu", False),
+        "nobias": (False, "relu", False),
+        "bias-softplus": (True, "softplus", False),
+        "softplus": (True, "softplus", False),
+        "nobias-softplus": (False, "softplus", False),
+        "bias-out": (True, "relu", True),
+        "nobias-out": (False, "relu", True),
+        "bias-out-softplus": (True, "softplus", True),
+        "nobias-out-softplus": (False, "softplus", True),
     }
     special = {"simln": lambda: SimLN(**({} if eps is None else {"eps": eps})), "simbn": SimBN}
     if key in special:
@@ -338,8 +369,8 @@ def architecture(key: str, depth: int = 2, *, eps: float | None = None):
         raise ValueError(
             f"unknown architecture {key!r}; choose one of {sorted(table) + sorted(special)}"
         )
-    bias, act = table[key]
-    return MLP(depth=depth, bias=bias, activation=act)
+    bias, act, out = table[key]
+    return MLP(depth=depth, bias=bias, activation=act, output_bias=out)
 
 
 @dataclass(frozen=True, eq=False)

@@ -1,6 +1,7 @@
 """Sharpness Tr(nabla^2 L), exactly: Lemma 4.1, the Jacobian lower bound, kinks and hypercube error."""
 
 from constructions.tolerance import Tolerance, tolerance_for
+from sharpness import architectures  # noqa: F401  (registers the built-in architectures)
 from sharpness.architectures.sim_bn import lemma_a3_bound
 from sharpness.architectures.sim_ln import (
     EpsilonRange,
@@ -9,7 +10,13 @@ from sharpness.architectures.sim_ln import (
     sim_ln_lower_bound,
     xor_epsilon_range,
 )
-from sharpness.bounds import JacobianLowerBound, eq4_residuals, jacobian_lower_bound, lemma31_norm
+from sharpness.bounds import (
+    JacobianLowerBound,
+    eq4_residuals,
+    jacobian_lower_bound,
+    lemma31_norm,
+    lower_bounds,
+)
 from sharpness.hypercube import (
     DEFAULT_MAX_POINTS,
     EnumerationTooLargeError,
@@ -20,6 +27,7 @@ from sharpness.hypercube import (
     hypercube_error,
     sampled_hypercube_error,
 )
+from sharpness.registry import ArchitectureOps, UnsupportedOperationError, ops_for, registered
 from sharpness.trace import (
     Kink,
     KinkReport,
@@ -41,7 +49,8 @@ __all__ = [
     "one_sided_traces",
     "gradient_sq_norms",
     "lemma41_trace",
-    # lower bound (Eqs. (2)-(3), App. A.3.1)
+    # lower bounds (Eqs. (2)-(3), App. A.3.1; per architecture: lower_bounds)
+    "lower_bounds",
     "JacobianLowerBound",
     "jacobian_lower_bound",
     "eq4_residuals",
@@ -79,6 +88,11 @@ __all__ = [
     "train",
     "train_many",
     "load_run",
+    # the architecture protocol (sharpness.registry)
+    "ArchitectureOps",
+    "UnsupportedOperationError",
+    "ops_for",
+    "registered",
     # tolerance policy
     "Tolerance",
     "tolerance_for",

@@ -14,11 +14,16 @@ from verify.checks import (
     check_trace_identity,
 )
 from verify.config import ClaimConfig
+from verify.network_check import HypercubeMode, NetworkReport, check_network
 from verify.registry import CLAIMS, Claim, get_claim, run_claim
 from verify.report import CheckResult, ClaimReport
 from verify.save import save_run
 
 __all__ = [
+    # check any network (the public check API)
+    "check_network",
+    "NetworkReport",
+    "HypercubeMode",
     # running claims
     "ClaimConfig",
     "Claim",

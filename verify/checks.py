@@ -23,14 +23,15 @@ from sharpness import (
     find_kinks,
     hessian_trace,
     hypercube_error,
-    jacobian_lower_bound,
     lemma41_trace,
+    lower_bounds,
     one_sided_traces,
     sampled_hypercube_error,
     tolerance_for,
 )
-from sharpness.memorization import memorization_violations
 from sharpness.hypercube.error import DEFAULT_MAX_POINTS
+from sharpness.memorization import memorization_violations
+from sharpness.registry import Operation, ops_for
 from verify.report import CheckResult
 
 __all__ = [
@@ -115,10 +116,14 @@ class Evaluation:
         return lemma41_trace(self.net, self.X)
 
     @cached_property
+    def bounds(self) -> tuple:
+        """The architecture's lower bounds over interpolators (:func:`sharpness.lower_bounds`)."""
+        return lower_bounds(self.net, self.dataset.X, self.dataset.y)
+
+    @cached_property
     def bound(self):
-        return jacobian_lower_bound(
-            self.dataset.X, self.dataset.y, self.net.arch.depth, bias=self.net.arch.bias
-        )
+        """The first (primary) of :attr:`bounds`: for MLPs the Jacobian bound of Eqs. (2)-(3)."""
+        return self.bounds[0]
 
     @cached_property
     def hypercube(self):
@@ -195,17 +200,13 @@ def check_memorization(ev: Evaluation) -> CheckResult:
     certainly <= 0 (rounding-error bounds); anything else is a violation.
     """
     arch = ev.net.arch
-    if arch.activation != "relu":
+    try:
+        twin = ops_for(ev.net).require(Operation.MEMORIZATION, arch)(ev.net)
+    except ValueError as exc:
         return CheckResult(
-            "memorization (Def. 4.2)",
-            False,
-            None,
-            0,
-            "exact",
-            "one-hot activations need ReLU units",
-            kind="exact",
+            "memorization (Def. 4.2)", False, None, 0, "exact", str(exc), kind="exact"
         )
-    violations = memorization_violations(ev.net, ev.X)
+    violations = memorization_violations(twin, ev.X)
     detail = (
         ""
         if not violations

@@ -73,12 +73,14 @@ import torch
 from torch.func import jvp, vmap
 
 from constructions._checks import as_tensor
-from constructions.architectures import MLP
+from constructions.architectures import MLP, Network, SimBN
 from constructions.tolerance import tolerance_for
 from sharpness._rounding import bounded_forward
+from sharpness.registry import ArchitectureOps, CubeFamily, Operation, register
 from sharpness.trace.kinks import Kink, KinkReport, NonDifferentiableError
 
 __all__ = [
+    "OPS",
     "INFIMUM_CONDITION_1",
     "LemmaA3Bound",
     "SimBNKinkReport",
@@ -97,7 +99,7 @@ INFIMUM_CONDITION_1 = 8.0
 
 
 def _require_simbn(net) -> None:
-    if type(net.arch).__name__ != "SimBN":
+    if not isinstance(net.arch, SimBN):
         raise ValueError(f"need a 2-MLP-Sim-BN network, got {net.arch.name}")
 
 
@@ -405,6 +407,14 @@ class LemmaA3Bound:
     l1: float
     live: tuple[int, ...]
 
+    #: The protocol's bound interface: a bound of this network's trace, not an infimum.
+    name = "Lemma A.3 (corrected): 2 sum_live (W2^2 + gamma^2)"
+    attainable = False
+
+    @property
+    def trace(self) -> float:
+        return self.corrected
+
 
 def lemma_a3_bound(net, X) -> LemmaA3Bound:
     """Both forms of Lemma A.3's bound for ``net`` on training inputs X (see module docstring)."""
@@ -418,3 +428,37 @@ def lemma_a3_bound(net, X) -> LemmaA3Bound:
     corrected = float(2 * torch.sum(torch.where(live, w * w + g * g, torch.zeros_like(g))))
     l1 = float(torch.sum(torch.where(live, (g * w).abs(), torch.zeros_like(g))))
     return LemmaA3Bound(printed, corrected, l1, tuple(torch.nonzero(live).flatten().tolist()))
+
+
+# --------------------------------------------------------------------------------------------
+# the registry entry (sharpness.registry): what the toolkit computes for 2-MLP-Sim-BN
+# --------------------------------------------------------------------------------------------
+
+
+def _relu_layer(net):
+    """The 2-MLP with the same hidden ReLU layer relu(W1 x (+ b1)), for Definition 4.2."""
+    p = net.param_dict()
+    names = ("W1", "b1", "W2") if net.arch.bias else ("W1", "W2")
+    return Network(MLP(2, bias=net.arch.bias), {k: p[k] for k in names}, net.dtype)
+
+
+def _sim_bn_lower_bounds(net, X, y) -> tuple:
+    return (lemma_a3_bound(net, X),)
+
+
+OPS = register(
+    ArchitectureOps(
+        key="sim_bn",
+        arch_type=SimBN,
+        hessian_diagonal=hessian_diagonal_sim_bn,
+        find_kinks=find_kinks_sim_bn,
+        gradient_sq_norms=gradient_sq_norms_sim_bn,
+        lower_bounds=_sim_bn_lower_bounds,
+        cube_family=lambda arch: CubeFamily.SIM_BN,
+        hidden_twin=_relu_layer,
+        limits={
+            Operation.ONE_SIDED: "the one-sided traces at a Sim-BN kink are not derived (the "
+            "batch statistics couple every training point)",
+        },
+    )
+)

@@ -69,12 +69,16 @@ import torch
 from torch.func import grad, vmap
 
 from constructions._checks import as_tensor, check_int, check_positive_float
-from constructions.architectures import MLP
+from constructions.architectures import MLP, Network, SimLN
 from constructions.tolerance import tolerance_for
 from sharpness._rounding import bounded_forward, unit_roundoff
+from sharpness.registry import ArchitectureOps, CubeFamily, register
+from sharpness.trace.closed_form import sim_ln_hessian_diagonal
 from sharpness.trace.kinks import Kink, KinkReport
+from sharpness.trace.lemma_4_1 import gradient_sq_norms
 
 __all__ = [
+    "OPS",
     "EpsilonRange",
     "NormSwitch",
     "SimLNKinkReport",
@@ -181,7 +185,7 @@ def sim_ln_regimes(net, X) -> np.ndarray:
 def find_kinks_sim_ln(net, X, y=None) -> SimLNKinkReport:
     """Find and classify the non-differentiable points of 2-MLP-Sim-LN at the training points.
 
-    Registered in :data:`sharpness.kinks._KINK_FINDERS`, so :func:`sharpness.find_kinks` and
+    Registered for Sim-LN (:data:`OPS`), so :func:`sharpness.find_kinks` and
     :func:`sharpness.trace.hessian` use it for :class:`~constructions.SimLN`. The rules are in
     the module docstring: a numerically-zero ReLU unit is harmless iff its output weight is 0
     and the point is interpolated; a point at ||h|| = eps is harmless iff it is interpolated with
@@ -279,6 +283,9 @@ class SimLNLowerBound:
     c: np.ndarray
     regimes: np.ndarray
     depth: int = 2
+
+    name = "Lemma A.12 bound"
+    attainable = True
 
 
 def _constants(X, y) -> np.ndarray:
@@ -421,3 +428,35 @@ def xor_epsilon_range(d: int, form: str = "corrected") -> EpsilonRange:
     return EpsilonRange(
         ((0.0, False, top, True),), top, True, f"eps <= 2 sqrt(d+1) = {top:.12g}", paper
     )
+
+
+# --------------------------------------------------------------------------------------------
+# the registry entry (sharpness.registry): what the toolkit computes for 2-MLP-Sim-LN
+# --------------------------------------------------------------------------------------------
+
+
+def _relu_part(net):
+    """The 2-MLP-Bias W2 relu(W1 x + b1): same hidden layer (Def. 4.2) and, since the
+    denominator max{||h||, eps} is > 0, the same sign as f everywhere."""
+    p = net.param_dict()
+    return Network(MLP(2, bias=True), {k: p[k] for k in ("W1", "b1", "W2")}, net.dtype)
+
+
+def _sim_ln_lower_bounds(net, X, y) -> tuple:
+    return (sim_ln_lower_bound(X, y, net.arch.eps),)
+
+
+OPS = register(
+    ArchitectureOps(
+        key="sim_ln",
+        arch_type=SimLN,
+        hessian_diagonal=sim_ln_hessian_diagonal,
+        find_kinks=find_kinks_sim_ln,
+        gradient_sq_norms=gradient_sq_norms,
+        one_sided_traces=one_sided_traces_sim_ln,
+        lower_bounds=_sim_ln_lower_bounds,
+        cube_family=lambda arch: CubeFamily.SIM_LN,
+        hidden_twin=_relu_part,
+        sign_twin=_relu_part,
+    )
+)

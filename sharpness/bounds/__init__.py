@@ -11,8 +11,11 @@ from sharpness.bounds.no_bias import (
     lemma_a11_ratio,
     neuron_decomposition,
 )
+from sharpness.registry import Operation, ops_for
 
 __all__ = [
+    # the bounds that apply to a network's architecture (sharpness.registry)
+    "lower_bounds",
     # MLP-Bias / No-Bias, any depth (Eqs. (2)-(3), App. A.3.1)
     "JacobianLowerBound",
     "jacobian_lower_bound",
@@ -27,3 +30,17 @@ __all__ = [
     "Attainability",
     "jacobian_attainability",
 ]
+
+
+def lower_bounds(net, X, y) -> tuple:
+    """The lower bounds on Tr(nabla^2 L) over interpolators that apply to ``net``'s architecture.
+
+    Each has ``name``, ``trace`` and ``attainable`` (whether interpolators reach it, so that
+    equality certifies a flattest one). For an MLP: the Jacobian bound of Eqs. (2)-(3); Sim-LN:
+    Lemma A.12; Sim-BN: Lemma A.3 (corrected, a bound of this network's trace); an output bias:
+    2 + min_c of the Jacobian bound on y - c.
+
+    Raises:
+        UnsupportedOperationError: if the architecture declares none.
+    """
+    return ops_for(net).require(Operation.LOWER_BOUND, net.arch)(net, X, y)

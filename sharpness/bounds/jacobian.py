@@ -48,6 +48,15 @@ class JacobianLowerBound:
     depth: int
     bias: bool
 
+    @property
+    def name(self) -> str:
+        return f"Jacobian bound (Eqs. (2)-(3), D={self.depth})"
+
+    @property
+    def attainable(self) -> bool:
+        """With a first-layer bias a memorizing network attains it on extreme points (Thm 4.1)."""
+        return self.bias
+
 
 def jacobian_lower_bound(X, y, depth: int = 2, *, bias: bool = True) -> JacobianLowerBound:
     """Lower bound on Tr(nabla^2 L) over every interpolating D-layer MLP (any width).

@@ -44,15 +44,15 @@ from dataclasses import dataclass, field
 
 import torch
 
-from constructions.architectures import MLP, SimBN, SimLN
 from constructions.hypercube import hypercube_points
 from sharpness._rounding import (
     cube_preactivation_bounds,
     mlp_cube_output_bound,
     relu2_output_bound,
 )
+from sharpness.registry import CubeFamily, UnsupportedOperationError, ops_for
 
-__all__ = ["CubeEnumerator", "EnumerationTally", "fast_hypercube_error"]
+__all__ = ["CubeEnumerator", "EnumerationTally", "cube_network", "fast_hypercube_error"]
 
 #: Number of free coordinates in the low table A (2^10 = 1024 rows: one kernel block's width).
 LOW_BITS = 10
@@ -156,6 +156,20 @@ def _signs(bits: int, dtype, device) -> torch.Tensor:
     return hypercube_points(torch.arange(1 << bits, device=device), bits, dtype, device)
 
 
+def cube_network(net):
+    """The network itself, or the registry's ``cube_twin`` of it: a network of a family the
+    enumeration knows that computes the same function on {-1,1}^d (an output bias, say)."""
+    ops = ops_for(net)
+    return ops.cube_twin(net) if ops.cube_twin is not None else net
+
+
+def _family(net) -> CubeFamily:
+    ops = ops_for(net)
+    if ops.cube_family is None:
+        raise UnsupportedOperationError(f"no hypercube enumeration for {net.arch.name}")
+    return ops.cube_family(net.arch)
+
+
 class CubeEnumerator:
     """Exact zero-one count and squared-error sum of one network over batches of sub-cubes.
 
@@ -172,6 +186,7 @@ class CubeEnumerator:
 
         if backend not in ("auto", "compiled", "eager"):
             raise ValueError(f"backend must be 'auto', 'compiled' or 'eager', got {backend!r}")
+        net = cube_network(net)
         self.net = net
         self.device = torch.device(device) if device is not None else torch.device("cpu")
         self.backend = backend
@@ -184,17 +199,18 @@ class CubeEnumerator:
         self.b1 = p.get("b1") if arch.bias else None
         self.E1, self.S1 = cube_preactivation_bounds(self.W1, self.b1)
         self.eps = None
-        if isinstance(arch, MLP) and arch.depth == 2 and arch.activation == "relu":
+        family = _family(net)
+        if family is CubeFamily.RELU_TWO_LAYER:
             self.family = "relu2"
             self.w = p["W2"][0]
             self.Ef = relu2_output_bound(self.E1, self.S1, self.w)
-        elif isinstance(arch, SimLN):
+        elif family is CubeFamily.SIM_LN:
             # Sign of f = sign of W2 relu(W1 x + b1) (the denominator max{||h||, eps} is > 0).
             self.family = "simln"
             self.w = p["W2"][0]
             self.eps = float(arch.eps)
             self.Ef = relu2_output_bound(self.E1, self.S1, self.w)
-        elif isinstance(arch, SimBN):
+        elif family is CubeFamily.SIM_BN:
             dec = self.decider
             self.family = "simbn"
             self.w = dec.c.to(self.device)
@@ -203,7 +219,7 @@ class CubeEnumerator:
             if not bool(torch.all(dec.certain | ~dec.alive)):
                 self.family = "pointwise"
             self.Ef = relu2_output_bound(self.E1, self.S1, self.w, dec.ec.to(self.device))
-        elif isinstance(arch, MLP):
+        elif family is CubeFamily.MLP:
             self.family = "mlp"
             self.params = p
             self.Ef = mlp_cube_output_bound(arch, p)

@@ -38,9 +38,10 @@ from scipy import stats
 from tqdm.auto import tqdm
 
 from constructions._checks import check_int
-from constructions.architectures import MLP, Network, SimBN, SimLN
+from constructions.architectures import MLP, Network
 from constructions.hypercube import hypercube_points
 from sharpness._rounding import bounded_forward, unit_roundoff
+from sharpness.registry import CubeFamily, UnsupportedOperationError, ops_for
 
 __all__ = [
     "DEFAULT_MAX_POINTS",
@@ -305,19 +306,20 @@ def _hidden_rational(ev: _ExactEvaluator, x) -> list[Fraction]:
 
 
 def _decider(net):
-    """Sign decisions for y f(x) <= 0, exact for every architecture of Section 2."""
-    arch = net.arch
-    if isinstance(arch, MLP):
-        return _MLPDecider(net)
-    if isinstance(arch, SimLN):
-        # f = W2 h / max(||h||, eps) and the denominator is > 0: sign f = sign(W2 relu(W1 x + b1)).
-        p = net.param_dict()
-        return _MLPDecider(
-            Network(MLP(2, bias=True), {k: p[k] for k in ("W1", "b1", "W2")}, net.dtype)
-        )
-    if isinstance(arch, SimBN):
+    """Sign decisions for y f(x) <= 0, exact for every architecture the registry declares.
+
+    An architecture with a ``sign_twin`` (Sim-LN: sign f = sign W2 relu(W1 x + b1)) is decided on
+    the twin; Sim-BN has its own decider; MLPs of any depth the rounding-bound decider.
+    """
+    ops = ops_for(net)
+    if ops.sign_twin is not None:
+        return _MLPDecider(ops.sign_twin(net))
+    family = ops.cube_family(net.arch) if ops.cube_family else None
+    if family is CubeFamily.SIM_BN:
         return _SimBNDecider(net)
-    raise ValueError(f"no hypercube evaluation for {arch!r}")
+    if family in (CubeFamily.RELU_TWO_LAYER, CubeFamily.MLP):
+        return _MLPDecider(net)
+    raise UnsupportedOperationError(f"no exact hypercube evaluation for {net.arch.name}")
 
 
 def hypercube_error(
@@ -352,8 +354,10 @@ def hypercube_error(
         EnumerationTooLargeError: if more than ``max_points`` points are left to enumerate
             (raised before any of them is evaluated).
     """
+    from sharpness.hypercube.enumeration import cube_network
     from sharpness.hypercube.pruning import branch_and_bound
 
+    net = cube_network(net)
     d = net.d
     if d < 2:
         raise ValueError(f"P_xor needs d >= 2, got d={d}")

@@ -46,9 +46,9 @@ from dataclasses import dataclass
 
 import torch
 
-from constructions.architectures import MLP, SimBN, SimLN
 from sharpness._rounding import TINY, cube_preactivation_bounds, gamma, round_up
-from sharpness.hypercube.enumeration import CubeEnumerator, EnumerationTally
+from sharpness.hypercube.enumeration import CubeEnumerator, EnumerationTally, _family, cube_network
+from sharpness.registry import CubeFamily
 
 __all__ = ["PruningOutcome", "branch_and_bound", "coordinate_order"]
 
@@ -87,7 +87,7 @@ class _Bounds:
         self.b1 = p.get("b1") if arch.bias else None
         self.E1, self.S1 = cube_preactivation_bounds(self.W1, self.b1)
         self.depth = arch.depth
-        if isinstance(arch, SimBN):
+        if _family(net) is CubeFamily.SIM_BN:
             from sharpness.hypercube.error import _SimBNDecider
 
             dec = _SimBNDecider(net)
@@ -169,14 +169,14 @@ def branch_and_bound(
     """
     from sharpness.hypercube.error import EnumerationTooLargeError
 
+    net = cube_network(net)
     arch = net.arch
     d = net.d
     dev = torch.device(device) if device is not None else torch.device("cpu")
     dt = net.dtype
     tally = EnumerationTally()
-    prunable = (isinstance(arch, MLP) and arch.activation == "relu") or isinstance(
-        arch, SimLN | SimBN
-    )
+    family = _family(net)
+    prunable = family is not CubeFamily.MLP or arch.activation == "relu"
     bounds = _Bounds(net, dev) if prunable else None
     if bounds is not None and not bounds.certain:
         prunable = False
@@ -235,7 +235,6 @@ def _resolve(net, bounds, C, rad, assign, order, t, tally) -> tuple[torch.Tensor
 
     Returns the mask of sub-cubes that stay open and the number of points resolved.
     """
-    arch = net.arch
     d = net.d
     F = d - t
     size = 1 << F
@@ -250,7 +249,7 @@ def _resolve(net, bounds, C, rad, assign, order, t, tally) -> tuple[torch.Tensor
     fixed = torch.ones(N, dtype=torch.bool, device=C.device)
     for li, (o, a) in enumerate(zip(off, on, strict=True)):
         ok = o | a
-        if li == len(off) - 1 and not isinstance(arch, SimLN):
+        if li == len(off) - 1 and _family(net) is not CubeFamily.SIM_LN:
             # A unit with output weight exactly 0 does not change f (Sim-LN excepted: every
             # active unit enters the norm ||h||).
             ok = ok | bounds.irrelevant
@@ -280,7 +279,7 @@ def _resolve_affine(net, bounds, C, layers, idx, y0, order, t, tally, on, off) -
     free = order[t:]
     W1 = bounds.W1
     act = [a[idx] & ~o[idx] for a, o in zip(on, off, strict=True)]  # units on (and not off)
-    if isinstance(arch, SimLN):
+    if _family(net) is CubeFamily.SIM_LN:
         # f = W2 h / max{||h||, eps}: closed form only when exactly one unit is on and its
         # pre-activation is >= eps on the whole sub-cube (then ||h|| = z_k and f = W2[k]).
         a1 = act[0]

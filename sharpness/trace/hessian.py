@@ -34,19 +34,17 @@ import torch
 from torch.func import grad, jvp, vmap
 
 from constructions._checks import as_tensor
-from sharpness.trace.kinks import NonDifferentiableError, _dispatch, find_kinks
+from sharpness.registry import Operation, UnsupportedOperationError, ops_for
+from sharpness.trace.kinks import NonDifferentiableError, find_kinks
 
-__all__ = ["hessian_diagonal", "hessian_trace", "one_sided_traces"]
-
-#: Architectures whose examples interact (Sim-BN) register their own exact diagonal here:
-#: class name -> "module:function(net, X, y, *, check_kinks) -> dict of diagonals".
-_DIAGONALS = {
-    "SimBN": "sharpness.architectures.sim_bn:hessian_diagonal_sim_bn",
-    # Closed forms (one backward pass, no per-unit HVPs): milliseconds at width 500.
-    "MLP": "sharpness.trace.closed_form:mlp_hessian_diagonal",
-    "SimLN": "sharpness.trace.closed_form:sim_ln_hessian_diagonal",
-}
-
+__all__ = [
+    "autograd_hessian_diagonal",
+    "checked_autograd_hessian_diagonal",
+    "hessian_diagonal",
+    "hessian_trace",
+    "one_sided_traces",
+    "one_sided_traces_mlp",
+]
 
 def _as_tensors(net, X, y):
     X = as_tensor(X, net.dtype)
@@ -90,29 +88,38 @@ def _preact_hessian_diag(arch, params, layer: int, z: torch.Tensor, y: torch.Ten
     return out
 
 
-def hessian_diagonal(net, X, y, *, check_kinks: bool = True, chunk: int | None = None):
+def hessian_diagonal(net, X, y, *, check_kinks: bool = True) -> dict[str, torch.Tensor]:
     """The exact diagonal of nabla^2 L, as a dict shaped like the parameters.
 
+    The architecture's own closed form, or its autograd path (:func:`sharpness.registry.ops_for`).
+
     Raises:
-        NonDifferentiableError: if a training point sits on a fatal ReLU kink.
+        NonDifferentiableError: if a training point sits on a fatal kink.
+        UnsupportedOperationError: if the architecture declares no exact diagonal.
     """
     X, y = _as_tensors(net, X, y)
-    special = _dispatch(_DIAGONALS, net.arch, "the exact Hessian diagonal")
-    if special is not None:
-        return special(net, X, y, check_kinks=check_kinks)
+    diagonal = ops_for(net).require(Operation.HESSIAN_DIAGONAL, net.arch)
+    return diagonal(net, X, y, check_kinks=check_kinks)
+
+
+def checked_autograd_hessian_diagonal(net, X, y, *, check_kinks: bool = True):
+    """:func:`autograd_hessian_diagonal` after the kink check: the generic exact diagonal that an
+    architecture without a closed form registers (examples must not interact)."""
     if net.arch.couples_examples:
-        raise NotImplementedError(f"{net.arch.name} couples examples; register its exact diagonal")
+        raise UnsupportedOperationError(
+            f"{net.arch.name} couples examples; register its exact diagonal"
+        )
     if check_kinks:
         report = find_kinks(net, X, y)
         if not report.twice_differentiable:
             raise NonDifferentiableError(report)
-    return autograd_hessian_diagonal(net, X, y, chunk=chunk)
+    return autograd_hessian_diagonal(net, X, y)
 
 
 def autograd_hessian_diagonal(net, X, y, *, chunk: int | None = None) -> dict[str, torch.Tensor]:
     """The generic path of :func:`hessian_diagonal`: one HVP per hidden unit w.r.t. the
     pre-activations, for any architecture whose examples do not interact. It bypasses the closed
-    forms registered in ``_DIAGONALS`` (the benchmarks use it as their reference) and does not
+    forms the architectures register (the benchmarks use it as their reference) and does not
     check kinks: call it only where L is twice differentiable."""
     X, y = _as_tensors(net, X, y)
     arch, params = net.arch, net.param_dict()
@@ -142,6 +149,15 @@ def hessian_trace(net, X, y, *, check_kinks: bool = True) -> float:
 
 
 def one_sided_traces(net, X) -> tuple[float, float]:
+    """The traces of the one-sided Hessians at a kink (relu'(0) := 0 and := 1), per architecture.
+
+    Raises:
+        UnsupportedOperationError: if the architecture declares none.
+    """
+    return ops_for(net).require(Operation.ONE_SIDED, net.arch)(net, X)
+
+
+def one_sided_traces_mlp(net, X) -> tuple[float, float]:
     """(2/n) sum ||grad f||^2 with relu'(0) := 0 and with relu'(0) := 1 at numerically-zero units.
 
     For a ReLU MLP the diagonal of the Hessian of f vanishes wherever it exists, so these are the

@@ -32,8 +32,9 @@ import torch
 from constructions._checks import as_tensor
 from constructions.tolerance import tolerance_for
 from sharpness._rounding import bounded_forward
+from sharpness.registry import Operation, ops_for
 
-__all__ = ["Kink", "KinkReport", "NonDifferentiableError", "find_kinks"]
+__all__ = ["Kink", "KinkReport", "NonDifferentiableError", "find_kinks", "find_relu_kinks"]
 
 
 class NonDifferentiableError(ValueError):
@@ -92,39 +93,28 @@ class KinkReport:
         return "; ".join(parts)
 
 
-#: Architectures with their own kink analysis: class name -> "module:function" (imported lazily).
-_KINK_FINDERS = {
-    "SimLN": "sharpness.architectures.sim_ln:find_kinks_sim_ln",
-    "SimBN": "sharpness.architectures.sim_bn:find_kinks_sim_bn",
-}
-
-
-def _dispatch(table: dict, arch, what: str):
-    """The function registered for this architecture's class in ``table``, or None."""
-    import importlib
-
-    target = table.get(type(arch).__name__)
-    if target is None:
-        return None
-    module, _, func = target.partition(":")
-    try:
-        return getattr(importlib.import_module(module), func)
-    except (ImportError, AttributeError):
-        raise NotImplementedError(f"{what} for {arch.name} is not implemented yet") from None
-
-
 def find_kinks(net, X, y=None) -> KinkReport:
     """Find and classify every numerically-zero hidden pre-activation at the training points.
+
+    Dispatches to the architecture's own analysis (:func:`sharpness.registry.ops_for`).
 
     Args:
         net: a :class:`constructions.Network`.
         X: training inputs (n, d).
         y: training labels; without them a kink that is harmless only at interpolation is fatal.
     """
+    return ops_for(net).require(Operation.KINKS, net.arch)(net, X, y)
+
+
+def find_relu_kinks(net, X, y=None) -> KinkReport:
+    """The layered-ReLU analysis of the module docstring, for MLPs of any depth (ReLU or smooth).
+
+    Args:
+        net: a :class:`constructions.Network` with an :class:`~constructions.MLP`.
+        X: training inputs (n, d).
+        y: training labels; without them a kink that is harmless only at interpolation is fatal.
+    """
     arch = net.arch
-    special = _dispatch(_KINK_FINDERS, arch, "kink detection")
-    if special is not None:
-        return special(net, X, y)
     if arch.activation != "relu":
         return KinkReport(())
     X = as_tensor(X, net.dtype)

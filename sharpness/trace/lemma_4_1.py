@@ -17,6 +17,7 @@ import torch
 from torch.func import grad, vmap
 
 from constructions._checks import as_tensor
+from sharpness.registry import Operation, ops_for
 
 __all__ = ["gradient_sq_norms", "gradient_sq_norms_masked", "lemma41_trace"]
 
@@ -64,6 +65,10 @@ def gradient_sq_norms_masked(net, X, masks) -> torch.Tensor:
 
 
 def lemma41_trace(net, X) -> float:
-    """(2/n) sum_i ||nabla_theta f_theta(x_i)||^2, the right-hand side of Lemma 4.1."""
-    sq = gradient_sq_norms(net, X)
+    """(2/n) sum_i ||nabla_theta f_theta(x_i)||^2, the right-hand side of Lemma 4.1.
+
+    The per-example gradients are the architecture's (:func:`sharpness.registry.ops_for`): for
+    examples that do not interact, :func:`gradient_sq_norms`.
+    """
+    sq = ops_for(net).require(Operation.GRADIENTS, net.arch)(net, X)
     return float(2.0 / sq.shape[0] * torch.sum(sq))

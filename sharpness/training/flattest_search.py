@@ -430,11 +430,11 @@ def _bound(arch: str, dataset: Dataset) -> tuple[float, str, float | None]:
 
 
 def _evaluate(arch, start, p, dataset, X, y, bound, hypercube: bool) -> SearchResult:
-    from sharpness.trace.hessian import hessian_trace, one_sided_traces
     from sharpness.hypercube.error import hypercube_error
+    from sharpness.memorization import memorization_violations
+    from sharpness.trace.hessian import hessian_trace, one_sided_traces
     from sharpness.trace.kinks import NonDifferentiableError, find_kinks
     from sharpness.trace.lemma_4_1 import lemma41_trace
-    from sharpness.memorization import memorization_violations
 
     net = _network(arch, {k: v.detach() for k, v in p.items()}, X)
     tol = tolerance_for(net.dtype)

@@ -28,8 +28,8 @@ import torch
 
 from constructions.no_bias import a24_solution
 from constructions.tolerance import tolerance_for
-from sharpness.training.flattest_search import SearchSummary, describe_values
 from sharpness.bounds.no_bias import lemma31_norm, lemma_a11_ratio, neuron_decomposition
+from sharpness.training.flattest_search import SearchSummary, describe_values
 from verify._common import ClaimRun, require_xor, training_set
 from verify.checks import Evaluation, check_interpolation
 from verify.claims.theorem_3_1 import DEFAULT_A24_EPSILON, depth_note, enumerates, nobias_search

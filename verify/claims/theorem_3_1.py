@@ -28,8 +28,13 @@ from dataclasses import replace
 import torch
 
 from constructions.no_bias import a24_solution
-from sharpness.training.flattest_search import SearchSettings, SearchSummary, cached_search, describe_values
 from sharpness.bounds.no_bias import complete_symmetric_infimum, neuron_decomposition
+from sharpness.training.flattest_search import (
+    SearchSettings,
+    SearchSummary,
+    cached_search,
+    describe_values,
+)
 from verify._common import ClaimRun, require_xor, training_set
 from verify.checks import (
     Evaluation,

@@ -42,8 +42,8 @@ from constructions.sim_bn import (
     theorem_3_2_counterexample,
 )
 from constructions.tolerance import tolerance_for
-from sharpness.training.flattest_search import SearchSettings, cached_search, describe_values
 from sharpness.architectures.sim_bn import INFIMUM_CONDITION_1, lemma41_trace_sim_bn, lemma_a3_bound
+from sharpness.training.flattest_search import SearchSettings, cached_search, describe_values
 from verify._common import ClaimRun
 from verify.checks import (
     Evaluation,

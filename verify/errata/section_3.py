@@ -24,9 +24,9 @@ from constructions.sim_bn import (
     theorem_3_2_counterexample,
 )
 from sharpness import hessian_trace, hypercube_error, one_sided_traces
-from sharpness.trace.kinks import find_kinks
-from sharpness.bounds.no_bias import neuron_decomposition
 from sharpness.architectures.sim_bn import lemma_a3_bound
+from sharpness.bounds.no_bias import neuron_decomposition
+from sharpness.trace.kinks import find_kinks
 from verify.errata import ErrataEntry
 
 ORDER = 3
