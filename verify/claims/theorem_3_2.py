@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
-from functools import cached_property
 
 import numpy as np
 import torch
@@ -42,7 +41,7 @@ from constructions.sim_bn import (
     theorem_3_2_counterexample,
 )
 from constructions.tolerance import tolerance_for
-from sharpness.architectures.sim_bn import INFIMUM_CONDITION_1, lemma41_trace_sim_bn, lemma_a3_bound
+from sharpness.architectures.sim_bn import INFIMUM_CONDITION_1, lemma_a3_bound
 from sharpness.training.flattest_search import SearchSettings, cached_search, describe_values
 from verify._common import ClaimRun
 from verify.checks import (
@@ -94,11 +93,8 @@ __all__ = [
 
 
 class SimBNEvaluation(Evaluation):
-    """:class:`verify.checks.Evaluation` for Sim-BN: Lemma 4.1's sum with training statistics."""
-
-    @cached_property
-    def lemma41(self) -> float:
-        return lemma41_trace_sim_bn(self.net, self.X)
+    """:class:`verify.checks.Evaluation` for Sim-BN (no one-sided traces at a kink; Lemma 4.1's
+    sum with training statistics comes from the registry, as for any network)."""
 
     def undefined_detail(self) -> str:
         return f"Hessian undefined ({self.kinks.summary()})"

@@ -24,7 +24,7 @@ from functools import cached_property
 import numpy as np
 import torch
 
-from constructions import MLP, Network, certify_extreme_points
+from constructions import Network, certify_extreme_points
 from constructions.sim_ln import sim_ln_constants, sim_ln_memorizing_solution
 from sharpness import NonDifferentiableError, hessian_trace, lemma41_trace
 from sharpness.architectures.sim_ln import (
@@ -70,15 +70,8 @@ __all__ = [
 
 
 class SimLNEvaluation(Evaluation):
-    """:class:`verify.checks.Evaluation` with the Lemma A.12 bound and Sim-LN one-sided traces."""
-
-    @cached_property
-    def bound(self):
-        return sim_ln_lower_bound(self.dataset.X, self.dataset.y, self.net.arch.eps)
-
-    @cached_property
-    def one_sided(self) -> tuple[float, float]:
-        return one_sided_traces_sim_ln(self.net, self.X)
+    """:class:`verify.checks.Evaluation` with Sim-LN's regimes and its wording at a kink (the
+    Lemma A.12 bound and the one-sided traces come from the registry, as for any network)."""
 
     @cached_property
     def regimes(self) -> np.ndarray:
@@ -105,10 +98,9 @@ def check_ln_epsilon(eps: float, rng: EpsilonRange, form: str) -> CheckResult:
 
 
 def check_memorization_sim_ln(ev: Evaluation) -> CheckResult:
-    """Definition 4.2 for the hidden layer h = relu(W1 x + b1) (s = h/N has the same support)."""
-    p = ev.net.param_dict()
-    twin = Network(MLP(2, bias=True), {k: p[k] for k in ("W1", "b1", "W2")}, ev.net.dtype)
-    return check_memorization(Evaluation(twin, ev.dataset))
+    """Definition 4.2 for the hidden layer h = relu(W1 x + b1) (s = h/N has the same support):
+    :func:`verify.checks.check_memorization`, through Sim-LN's hidden twin in the registry."""
+    return check_memorization(ev)
 
 
 def check_regimes(ev: SimLNEvaluation) -> CheckResult:
