@@ -50,6 +50,7 @@ from sharpness._rounding import (
     mlp_cube_output_bound,
     relu2_output_bound,
 )
+from sharpness.hypercube.decisions import HypercubeError, decider
 from sharpness.registry import CubeFamily, UnsupportedOperationError, ops_for
 
 __all__ = ["CubeEnumerator", "EnumerationTally", "cube_network", "fast_hypercube_error"]
@@ -182,8 +183,6 @@ class CubeEnumerator:
     """
 
     def __init__(self, net, *, device=None, backend: str = "auto", chunk_size: int = 1 << 18):
-        from sharpness.hypercube.error import _decider
-
         if backend not in ("auto", "compiled", "eager"):
             raise ValueError(f"backend must be 'auto', 'compiled' or 'eager', got {backend!r}")
         net = cube_network(net)
@@ -191,7 +190,7 @@ class CubeEnumerator:
         self.device = torch.device(device) if device is not None else torch.device("cpu")
         self.backend = backend
         self.chunk_size = max(1, int(chunk_size))
-        self.decider = _decider(net)
+        self.decider = decider(net)
         self.dtype = net.dtype
         arch = net.arch
         p = {k: v.to(self.device) for k, v in net.param_dict().items()}
@@ -421,7 +420,6 @@ def fast_hypercube_error(
     """
     from tqdm.auto import tqdm
 
-    from sharpness.hypercube.error import HypercubeError
 
     d = net.d
     if d < 2:

@@ -47,6 +47,7 @@ from dataclasses import dataclass
 import torch
 
 from sharpness._rounding import TINY, cube_preactivation_bounds, gamma, round_up
+from sharpness.hypercube.decisions import EnumerationTooLargeError, _SimBNDecider
 from sharpness.hypercube.enumeration import CubeEnumerator, EnumerationTally, _family, cube_network
 from sharpness.registry import CubeFamily
 
@@ -88,8 +89,6 @@ class _Bounds:
         self.E1, self.S1 = cube_preactivation_bounds(self.W1, self.b1)
         self.depth = arch.depth
         if _family(net) is CubeFamily.SIM_BN:
-            from sharpness.hypercube.error import _SimBNDecider
-
             dec = _SimBNDecider(net)
             self.c = dec.c.to(device)
             self.ec = dec.ec.to(device)
@@ -167,8 +166,6 @@ def branch_and_bound(
         EnumerationTooLargeError: if more than ``max_points`` points remain after pruning
             (raised before any of them is evaluated).
     """
-    from sharpness.hypercube.error import EnumerationTooLargeError
-
     net = cube_network(net)
     arch = net.arch
     d = net.d
