@@ -40,9 +40,11 @@ Three implementations, compared step for step in the tests (float64):
   (MLP with or without bias, relu or softplus; Sim-LN; Sim-BN), any batch size, batched over R
   independent runs with ``bmm``; :class:`AutogradEngine` does the same with ``torch.func`` for
   any architecture (the 3-layer MLP of Figure 11).
-* :class:`CEngine` -- batch size 1 on the non-coupled 2-layer architectures, in C (compiled on
-  first use with the system compiler, cached; see :func:`load_kernel`). A per-example gradient
-  of a 2-layer network is rank one: with z = W1 x + b1 and delta = dL_k/dz,
+* :class:`CEngine` -- batch size 1 on the non-coupled 2-layer architectures, in C: the shipped
+  source ``sharpness/training/kernels/one_sam.c``, called with one struct of named arguments,
+  compiled on first use with the system compiler and cached (:mod:`sharpness.training.kernels.
+  one_sam` says why this build path; without a compiler the trainer uses :class:`TorchEngine`).
+  A per-example gradient of a 2-layer network is rank one: with z = W1 x + b1 and delta = dL_k/dz,
   grad_{W1} L_k = delta x^T, grad_{b1} L_k = delta, so ||g||^2 = ||grad_{W2}||^2 + ||delta||^2
   (||x||^2 + 1), and the perturbed pre-activation is z' = z + c delta (||x||^2 + 1) with
   c = rho/||g||: the perturbed point needs O(m) work, not a second pass over W1. One step is one
@@ -53,22 +55,16 @@ Three implementations, compared step for step in the tests (float64):
 from __future__ import annotations
 
 import ctypes
-import hashlib
 import math
-import os
-import platform
-import shutil
-import subprocess
 import sys
-import tempfile
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
 from torch.func import grad, vmap
 
 from constructions.architectures import MLP, SimBN, SimLN
+from sharpness.training.kernels import KernelUnavailableError, OneSamArgs, load_kernel
 
 __all__ = [
     "AutogradEngine",
@@ -409,258 +405,9 @@ class AutogradEngine(TorchEngine):
 # --------------------------------------------------------------------------------------------
 # The C kernel (batch size 1, non-coupled 2-layer networks)
 # --------------------------------------------------------------------------------------------
-_C_TEMPLATE = r"""
-/* 1-SAM / SGD / label-noise SGD, batch size 1, 2-layer networks (sharpness/training/algorithms.py).
-   W1 is stored transposed (d, m) so that every inner loop runs over the m neurons. */
-static inline REAL sigmoid_SFX(REAL z) {
-    if (z >= 0) return (REAL)1 / ((REAL)1 + EXP(-z));
-    REAL e = EXP(z); return e / ((REAL)1 + e);
-}
-static inline REAL dloss_SFX(int loss, REAL f, REAL y, REAL smooth) {
-    if (loss == 0) return (REAL)2 * (f - y);
-    return y * (sigmoid_SFX(y * f) - ((REAL)1 - smooth));
-}
-
-/* forward from pre-activations z: fills h, s (activation, derivative); returns f and the norm */
-static REAL forward_SFX(int64_t m, const REAL *z, const REAL *W2, REAL *h, REAL *s, int act,
-                        int head, REAL eps, REAL *den_out, REAL *nrm_out) {
-    if (act == 0) {
-        for (int64_t j = 0; j < m; j++) { REAL v = z[j]; h[j] = v > 0 ? v : 0; s[j] = v > 0 ? 1 : 0; }
-    } else {
-        /* one exp per neuron: e = exp(-|z|) gives softplus(z) = max(z, 0) + log1p(e) and
-           sigmoid(z) = 1/(1 + e) or e/(1 + e), each in its numerically stable branch */
-        for (int64_t j = 0; j < m; j++) {
-            REAL v = z[j], e = EXP(v > 0 ? -v : v);
-            h[j] = v > 0 ? v + LOG1P(e) : LOG1P(e);
-            s[j] = v >= 0 ? (REAL)1 / ((REAL)1 + e) : e / ((REAL)1 + e);
-        }
-    }
-    REAL f = 0;
-    for (int64_t j = 0; j < m; j++) f += W2[j] * h[j];
-    if (head == 1) {
-        REAL q = 0;
-        for (int64_t j = 0; j < m; j++) q += h[j] * h[j];
-        REAL nrm = SQRT(q), den = nrm > eps ? nrm : eps;
-        *den_out = den; *nrm_out = nrm;
-        f = f / den;
-    }
-    return f;
-}
-
-/* gradient pieces: gw2 = dL/dW2, dz = dL/dz, given g = dl/df; returns ||gw2||^2 + ||dz||^2 xx */
-static REAL backward_SFX(int64_t m, REAL g, const REAL *W2, const REAL *h, const REAL *s,
-                         int head, REAL eps, REAL den, REAL nrm, REAL f, REAL xx,
-                         REAL *gw2, REAL *dz) {
-    REAL a = 0, b = 0;
-    if (head == 0) {
-        for (int64_t j = 0; j < m; j++) { gw2[j] = g * h[j]; dz[j] = g * W2[j] * s[j]; }
-    } else {
-        /* f = W2.u, u = h/den; df/dh = (W2 - (W2.u) u 1[nrm > eps]) / den, and W2.u = f */
-        REAL wu = nrm > eps ? f : 0;
-        for (int64_t j = 0; j < m; j++) {
-            REAL u = h[j] / den;
-            gw2[j] = g * u;
-            dz[j] = g * (W2[j] - wu * u) / den * s[j];
-        }
-    }
-    for (int64_t j = 0; j < m; j++) { a += gw2[j] * gw2[j]; b += dz[j] * dz[j]; }
-    return a + b * xx;
-}
-
-static void matvec_SFX(int64_t m, int64_t d, const REAL *W1T, const REAL *b1, const REAL *x,
-                       REAL *z) {
-    for (int64_t j = 0; j < m; j++) z[j] = 0;
-    for (int64_t i = 0; i < d; i++) {
-        const REAL xi = x[i]; const REAL *row = W1T + i * m;
-        for (int64_t j = 0; j < m; j++) z[j] = FMA(xi, row[j], z[j]);
-    }
-    if (b1) for (int64_t j = 0; j < m; j++) z[j] += b1[j];
-}
-
-static void run_one_SFX(int64_t m, int64_t d, int64_t T, REAL *W1T, REAL *b1, REAL *W2,
-                        const REAL *X, const REAL *y, const int32_t *order, const REAL *noise,
-                        REAL lr, REAL rho, REAL wd, int act, int head, REAL eps, int loss,
-                        REAL smooth, REAL proj, REAL *work) {
-    REAL *z = work, *h = z + m, *s = h + m, *dz = s + m, *gw2 = dz + m, *W2p = gw2 + m;
-    REAL *zp = W2p + m, *hp = zp + m, *sp = hp + m;
-    const REAL decay = (REAL)1 - lr * wd;
-    if (T <= 0) return;
-    matvec_SFX(m, d, W1T, b1, X + (int64_t)order[0] * d, z);
-    for (int64_t t = 0; t < T; t++) {
-        const REAL *x = X + (int64_t)order[t] * d;
-        const REAL yk = y[order[t]] + (noise ? noise[t] : (REAL)0);
-        REAL xx = b1 ? 1 : 0;
-        for (int64_t i = 0; i < d; i++) xx += x[i] * x[i];
-        REAL den = 1, nrm = 0;
-        REAL f = forward_SFX(m, z, W2, h, s, act, head, eps, &den, &nrm);
-        REAL g = dloss_SFX(loss, f, yk, smooth);
-        REAL gn2 = backward_SFX(m, g, W2, h, s, head, eps, den, nrm, f, xx, gw2, dz);
-        if (rho > 0 && gn2 > 0) {
-            const REAL c = rho / SQRT(gn2);
-            for (int64_t j = 0; j < m; j++) {
-                W2p[j] = W2[j] + c * gw2[j];
-                zp[j] = z[j] + c * dz[j] * xx;
-            }
-            REAL denp = 1, nrmp = 0;
-            REAL fp = forward_SFX(m, zp, W2p, hp, sp, act, head, eps, &denp, &nrmp);
-            REAL gp = dloss_SFX(loss, fp, yk, smooth);
-            backward_SFX(m, gp, W2p, hp, sp, head, eps, denp, nrmp, fp, xx, gw2, dz);
-        }
-        for (int64_t j = 0; j < m; j++) W2[j] = decay * W2[j] - lr * gw2[j];
-        if (b1) for (int64_t j = 0; j < m; j++) b1[j] = decay * b1[j] - lr * dz[j];
-        for (int64_t j = 0; j < m; j++) dz[j] = lr * dz[j];
-        const int fuse = (proj <= 0) && (t + 1 < T);
-        const REAL *xn = fuse ? X + (int64_t)order[t + 1] * d : x;
-        if (fuse) for (int64_t j = 0; j < m; j++) z[j] = 0;
-        for (int64_t i = 0; i < d; i++) {
-            const REAL xi = x[i], xni = xn[i]; REAL *row = W1T + i * m;
-            /* one sweep over the row: update it and accumulate the next pre-activation */
-            if (fuse && decay != (REAL)1) {
-                for (int64_t j = 0; j < m; j++) {
-                    const REAL r = decay * row[j] - dz[j] * xi; row[j] = r; z[j] = FMA(xni, r, z[j]);
-                }
-            } else if (fuse) {
-                for (int64_t j = 0; j < m; j++) {
-                    const REAL r = row[j] - dz[j] * xi; row[j] = r; z[j] = FMA(xni, r, z[j]);
-                }
-            } else if (decay != (REAL)1) {
-                for (int64_t j = 0; j < m; j++) row[j] = decay * row[j] - dz[j] * xi;
-            } else {
-                for (int64_t j = 0; j < m; j++) row[j] = row[j] - dz[j] * xi;
-            }
-        }
-        if (fuse) {
-            if (b1) for (int64_t j = 0; j < m; j++) z[j] += b1[j];
-        } else if (proj > 0) {
-            REAL q = 0;
-            for (int64_t k = 0; k < m * d; k++) q += W1T[k] * W1T[k];
-            if (b1) for (int64_t j = 0; j < m; j++) q += b1[j] * b1[j];
-            const REAL a = proj / SQRT(q);
-            for (int64_t k = 0; k < m * d; k++) W1T[k] *= a;
-            if (b1) for (int64_t j = 0; j < m; j++) b1[j] *= a;
-            if (t + 1 < T) matvec_SFX(m, d, W1T, b1, X + (int64_t)order[t + 1] * d, z);
-        }
-    }
-}
-
-void sam1_SFX(int64_t R, int64_t m, int64_t d, int64_t n, int64_t T, REAL *W1T, REAL *b1,
-              REAL *W2, const REAL *X, const REAL *y, const int32_t *order, const REAL *noise,
-              REAL lr, REAL rho, REAL wd, int act, int head, REAL eps, int loss, REAL smooth,
-              REAL proj, REAL *work, int nthreads) {
-    #pragma omp parallel for num_threads(nthreads) schedule(static, 1)
-    for (int64_t r = 0; r < R; r++) {
-        run_one_SFX(m, d, T, W1T + r * m * d, b1 ? b1 + r * m : 0, W2 + r * m, X + r * n * d,
-                    y + r * n, order + r * T, noise ? noise + r * T : 0, lr, rho, wd, act, head,
-                    eps, loss, smooth, proj, work + r * 9 * m);
-    }
-}
-"""
-
-_C_HEADER = "#include <math.h>\n#include <stdint.h>\n"
-_C_FLAGS = ["-O3", "-march=native", "-ffp-contract=off", "-fno-fast-math", "-fPIC", "-shared"]
-
-
-def _c_source() -> str:
-    parts = [_C_HEADER]
-    for real, sfx, fns in (
-        ("double", "f64", ("exp", "log1p", "sqrt", "fma")),
-        ("float", "f32", ("expf", "log1pf", "sqrtf", "fmaf")),
-    ):
-        body = _C_TEMPLATE.replace("REAL", real).replace("SFX", sfx)
-        for macro, fn in zip(("EXP", "LOG1P", "SQRT", "FMA"), fns, strict=True):
-            body = body.replace(macro + "(", fn + "(")
-        parts.append(body)
-    return "\n".join(parts)
-
-
-class KernelUnavailableError(RuntimeError):
-    """No C compiler (or the build failed): the trainer falls back to :class:`TorchEngine`."""
-
-
-_KERNEL = None
-
-
-def _cache_dir() -> Path:
-    env = os.environ.get("FLATNESS_KERNEL_CACHE")
-    if env:
-        return Path(env)
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "flatness-toolkit"
-
-
-def _cpu_signature() -> str:
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("flags"):
-                    return line.strip()
-    except OSError:
-        pass
-    return platform.processor()
-
-
-def load_kernel():
-    """Compile (once per machine, cached) and load the C kernel; returns the ctypes library.
-
-    The build is keyed by the source, the flags, the compiler and the CPU's feature flags
-    (``-march=native``), written to a temporary file and renamed atomically.
-    ``-ffp-contract=off`` and explicit ``fma`` calls fix the floating-point operations in the
-    source, so a run is bitwise reproducible on the same machine.
-
-    Raises:
-        KernelUnavailableError: if no C compiler is found or the build fails.
-    """
-    global _KERNEL
-    if _KERNEL is not None:
-        return _KERNEL
-    cc = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
-    if not cc:
-        raise KernelUnavailableError("no C compiler found (set CC)")
-    src = _c_source()
-    try:
-        version = subprocess.run([cc, "--version"], capture_output=True, text=True, timeout=30)
-        cc_id = version.stdout.splitlines()[0] if version.stdout else cc
-    except (OSError, subprocess.SubprocessError) as exc:
-        raise KernelUnavailableError(f"cannot run the C compiler {cc}: {exc}") from None
-    flags = list(_C_FLAGS)
-    key = hashlib.sha256(
-        "\0".join([src, " ".join(flags), cc_id, platform.machine(), _cpu_signature()]).encode()
-    ).hexdigest()[:16]
-    cache = _cache_dir()
-    lib_path = cache / f"sam1_{key}.so"
-    if not lib_path.exists():
-        cache.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(dir=cache) as tmp:
-            c_file = Path(tmp) / "sam1.c"
-            c_file.write_text(src)
-            out = Path(tmp) / "sam1.so"
-            for extra in (["-fopenmp"], []):
-                proc = subprocess.run(
-                    [cc, *flags, *extra, str(c_file), "-o", str(out), "-lm"],
-                    capture_output=True,
-                    text=True,
-                )
-                if proc.returncode == 0:
-                    break
-            else:
-                raise KernelUnavailableError(
-                    f"building the C kernel failed: {proc.stderr.strip()[:500]}"
-                )
-            os.replace(out, lib_path)
-    lib = ctypes.CDLL(str(lib_path))
-    for sfx, real in (("f64", ctypes.c_double), ("f32", ctypes.c_float)):
-        fn = getattr(lib, f"sam1_{sfx}")
-        p = ctypes.c_void_p
-        i64 = ctypes.c_int64
-        fn.argtypes = [i64] * 5 + [p] * 7 + [real] * 3 + [ctypes.c_int] * 2 + [real]
-        fn.argtypes += [ctypes.c_int, real, real, p, ctypes.c_int]
-        fn.restype = None
-    _KERNEL = lib
-    return lib
-
-
-def _ptr(a: np.ndarray | None):
-    return None if a is None else a.ctypes.data_as(ctypes.c_void_p)
+def _ptr(a: np.ndarray | None) -> int | None:
+    """The address of a C-contiguous array, for a ``void *`` field of the kernel's struct."""
+    return None if a is None else a.ctypes.data
 
 
 class CEngine:
@@ -682,7 +429,7 @@ class CEngine:
             raise ValueError(f"CEngine handles 2-layer MLPs and Sim-LN, got {arch!r}")
         self.arch = arch
         self.threads = max(1, int(threads))
-        self.lib = load_kernel()
+        self.kernel = load_kernel()
 
     def run(self, P, X, y, order, rule: StepRule, noise=None, projection=None) -> None:
         """Run T steps: order (R, T) example indices, noise (R, T) or None; P updated in place."""
@@ -709,35 +456,36 @@ class CEngine:
             if nz.shape != (R, T):
                 raise ValueError(f"noise must have shape ({R}, {T})")
         work = np.empty(R * 9 * m, dtype=npdt)
-        fn = self.lib.sam1_f64 if dtype == torch.float64 else self.lib.sam1_f32
+        fn = self.kernel.f64 if dtype == torch.float64 else self.kernel.f32
         head = 1 if isinstance(arch, SimLN) else 0
         eps = arch.eps if isinstance(arch, SimLN) else 0.0
         act = 0 if arch.activation == "relu" else 1
-        fn(
-            R,
-            m,
-            d,
-            n,
-            T,
-            _ptr(W1T),
-            _ptr(b1),
-            _ptr(W2),
-            _ptr(Xn),
-            _ptr(yn),
-            _ptr(order),
-            _ptr(nz),
-            rule.lr,
-            rule.rho,
-            rule.weight_decay,
-            act,
-            head,
-            eps,
-            rule.loss.code,
-            rule.loss.smoothing,
-            -1.0 if projection is None else float(projection),
-            _ptr(work),
-            min(self.threads, R),
+        args = OneSamArgs.of(
+            runs=R,
+            width=m,
+            dim=d,
+            n=n,
+            steps=T,
+            W1T=_ptr(W1T),
+            b1=_ptr(b1),
+            W2=_ptr(W2),
+            X=_ptr(Xn),
+            y=_ptr(yn),
+            order=_ptr(order),
+            noise=_ptr(nz),
+            work=_ptr(work),
+            lr=rule.lr,
+            rho=rule.rho,
+            weight_decay=rule.weight_decay,
+            eps=eps,
+            smoothing=rule.loss.smoothing,
+            projection=-1.0 if projection is None else float(projection),
+            activation=act,
+            head=head,
+            loss=rule.loss.code,
+            threads=min(self.threads, R),
         )
+        fn(ctypes.byref(args))
         with torch.no_grad():
             W1.copy_(torch.from_numpy(W1T.transpose(0, 2, 1)))
             if b1 is not None:

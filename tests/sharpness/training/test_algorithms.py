@@ -94,17 +94,37 @@ def test_torch_engine_matches_reference_step_for_step(arch_id, rule_id, B):
         _close({k: v[0] for k, v in P.items()}, ref, f"{arch_id} step {t}")
 
 
+C_RULES = {**RULES, "1-SAM logistic": StepRule(0.05, rho=0.1, loss=Loss("logistic", 0.1))}
+
+
 @needs_c
-@pytest.mark.parametrize("rule_id", list(RULES))
+@pytest.mark.parametrize("rule_id", list(C_RULES))
 @pytest.mark.parametrize("arch_id", ["nobias", "bias", "bias-softplus", "simln"])
 def test_c_engine_matches_reference(arch_id, rule_id):
-    arch, rule = ARCHS[arch_id], RULES[rule_id]
+    arch, rule = ARCHS[arch_id], C_RULES[rule_id]
     X, y, p0 = _problem(arch)
     order = np.random.default_rng(2).integers(0, N, size=12)
     ref = reference_train(arch, dict(p0), X, y, [[k] for k in order], rule)
     P = _batched(p0)
     CEngine(arch).run(P, X[None], y[None], order[None], rule)
     _close({k: v[0] for k, v in P.items()}, ref, arch_id)
+
+
+@needs_c
+@pytest.mark.parametrize("arch_id", ["nobias", "bias-softplus", "simln"])
+def test_c_engine_float32_matches_the_float64_reference(arch_id):
+    """The float build of the kernel (one_sam_f32) against torch.func in float64."""
+    arch, rule = ARCHS[arch_id], RULES["SAM+WD"]
+    X, y, p0 = _problem(arch)
+    order = np.random.default_rng(2).integers(0, N, size=12)
+    ref = reference_train(arch, dict(p0), X, y, [[k] for k in order], rule)
+    P = {k: v.to(torch.float32) for k, v in _batched(p0).items()}
+    CEngine(arch).run(P, X[None].float(), y[None].float(), order[None], rule)
+    tol = tolerance_for(torch.float32)
+    for k in ref:
+        assert P[k].dtype == torch.float32
+        diff = float((P[k][0].double() - ref[k]).abs().max())
+        assert diff <= tol.atol + tol.rtol * float(ref[k].abs().max()), (arch_id, k, diff)
 
 
 @needs_c
