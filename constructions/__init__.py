@@ -1,5 +1,7 @@
 """Explicit weights from Wen, Li & Ma (NeurIPS 2023): data, architectures and constructions."""
 
+from importlib.metadata import version as _metadata_version
+
 from constructions.architectures import MLP, Network, SimBN, SimLN, architecture
 from constructions.construction import Construction
 from constructions.dataset import Dataset, dataset_from_arrays, load_dataset
@@ -14,6 +16,7 @@ from constructions.four_neuron import flattest_r, four_neuron_solution, printed_
 from constructions.hypercube import hypercube_points, iter_hypercube, sample_xor, xor_labels
 from constructions.memorizing import memorizing_scalings, memorizing_solution
 from constructions.no_bias import a24_solution
+from constructions.param_files import ParamFile, load_network, load_params
 from constructions.random_networks import random_network, self_labelled
 from constructions.sim_bn import (
     Condition1Report,
@@ -29,8 +32,12 @@ from constructions.sim_ln import (
     sim_ln_memorizing_solution,
     sim_ln_xor_memorizing_solution,
 )
+from constructions.torch_interop import from_state_dict, from_torch, to_state_dict, to_torch
+
+__version__ = _metadata_version("flatness-toolkit")
 
 __all__ = [
+    "__version__",
     # data (Section 2)
     "Dataset",
     "dataset_from_arrays",
@@ -75,4 +82,12 @@ __all__ = [
     # random interpolators
     "random_network",
     "self_labelled",
+    # bring your own model: torch.nn and parameter files
+    "from_torch",
+    "to_torch",
+    "from_state_dict",
+    "to_state_dict",
+    "load_network",
+    "load_params",
+    "ParamFile",
 ]

@@ -30,6 +30,8 @@ solution attains the bound, so the theorem needs nonzero labels (the verifier re
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import numpy as np
 
 from constructions._checks import check_int, check_positive_float
@@ -40,7 +42,12 @@ from constructions.extreme_points import (
     resolve_directions,
 )
 
-__all__ = ["memorizing_scalings", "memorizing_solution"]
+__all__ = [
+    "interval_digits",
+    "memorizing_scalings",
+    "memorizing_solution",
+    "memorizing_weights_interval",
+]
 
 
 def memorizing_scalings(y: np.ndarray, x_prime_norms: np.ndarray, depth: int):
@@ -127,3 +134,102 @@ def memorizing_solution(
         },
         notes=tuple(notes),
     )
+
+
+# --- the same weights at a chosen precision, as rigorous enclosures -------------------------------
+#
+# The float64 weights above are roundings of App. A.3.1's real numbers, and at small epsilon the
+# first layer cancels terms of size u_i/epsilon down to u_i, so float64 rounding shows up in
+# f(x_i) - y_i and in the trace at 1/epsilon times the unit roundoff. The builder below takes the
+# same inputs as exact rational numbers (the float64 data X, y, the float64 directions w_i and the
+# float64 epsilon are exactly what was built on) and encloses every weight of the mathematical
+# construction in an mpmath interval with outward rounding, so a verifier can decide there.
+
+
+@contextmanager
+def interval_digits(digits: int):
+    """Run the block with mpmath's interval context at ``digits`` decimal digits (restored after)."""
+    from mpmath import iv
+
+    digits = check_int("digits", digits, minimum=16)
+    old = iv.prec
+    iv.dps = digits
+    try:
+        yield iv
+    finally:
+        iv.prec = old
+
+
+def memorizing_weights_interval(
+    dataset: Dataset,
+    depth: int = 2,
+    *,
+    directions="lp",
+    epsilon: float | None = None,
+    form: str = "corrected",
+    digits: int = 60,
+) -> dict[str, list]:
+    """Rigorous enclosures of the exact weights of :func:`memorizing_solution`.
+
+    Same formulas as :func:`memorizing_solution` (App. A.3.1, with its deviations (1)-(2)),
+    evaluated in mpmath interval arithmetic at ``digits`` decimal digits from the float64 inputs
+    taken as exact: r_i = (||x'_i|| / |y_i|)^{1/D}, u_i = |y_i| r_i^{D-1}, W_1 = [u_i w_i/eps],
+    b_1 = [u_i (-w_i^T x_i + eps)/eps], W_j = diag(1/r_i) (corrected: off-diagonal -1/r_k),
+    W_D = [sign(y_i)/r_i]. Each interval contains the true real weight; its float64 midpoint is
+    the correctly rounded weight up to a few ulps of :func:`memorizing_solution`'s own rounding.
+
+    Args:
+        dataset, depth, directions, epsilon, form: as for :func:`memorizing_solution`.
+        digits: decimal digits of the interval endpoints (>= 16).
+
+    Returns:
+        ``{"W1": rows, "b1": list, "W2": rows, ...}``: matrices as lists of rows of
+        ``mpmath.iv.mpf`` intervals, shaped like the float64 parameters.
+
+    Raises:
+        ValueError: for bad arguments, as :func:`memorizing_solution`.
+    """
+    depth = check_int("depth", depth, minimum=2)
+    if form not in ("printed", "corrected"):
+        raise ValueError(f"form must be 'printed' or 'corrected', got {form!r}")
+    cert = resolve_directions(dataset.X, directions)
+    eps = 0.5 * cert.min_margin if epsilon is None else check_positive_float("epsilon", epsilon)
+    if not np.isfinite(eps):  # n == 1: any epsilon works
+        eps = 1.0
+    X, y, W = dataset.X, dataset.y, cert.directions
+    n, d = X.shape
+    with interval_digits(digits) as iv:
+        e = iv.mpf(float(eps))
+        one = iv.mpf(1)
+        zero = iv.mpf(0)
+        r, u = [], []
+        for i in range(n):
+            if y[i] == 0:
+                r.append(one)
+                u.append(one)
+                continue
+            sq = iv.fsum([iv.mpf(float(v)) ** 2 for v in X[i]] + [one])
+            ratio = iv.sqrt(sq) / abs(iv.mpf(float(y[i])))
+            ri = iv.sqrt(ratio) if depth == 2 else iv.exp(iv.log(ratio) / depth)
+            r.append(ri)
+            u.append(abs(iv.mpf(float(y[i]))) * ri ** (depth - 1))
+        params: dict[str, list] = {
+            "W1": [[u[k] * iv.mpf(float(W[k, j])) / e for j in range(d)] for k in range(n)],
+            "b1": [
+                u[k]
+                * (e - iv.fsum(iv.mpf(float(W[k, j])) * iv.mpf(float(X[k, j])) for j in range(d)))
+                / e
+                for k in range(n)
+            ],
+        }
+        inv = [one / rk for rk in r]
+        for j in range(2, depth):
+            rows = []
+            for k in range(n):
+                off = -inv[k] if form == "corrected" else zero
+                row = [off] * n
+                row[k] = inv[k]
+                rows.append(row)
+            params[f"W{j}"] = rows
+        params[f"W{depth}"] = [[iv.mpf(float(np.sign(y[k]))) * inv[k] for k in range(n)]]
+    return params

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from constructions.architectures import MLP
 from sharpness.bounds.jacobian import jacobian_lower_bound
-from sharpness.registry import ArchitectureOps, CubeFamily, register
+from sharpness.registry import ArchitectureOps, CubeFamily, UnsupportedOperationError, register
 from sharpness.trace.closed_form import mlp_hessian_diagonal
 from sharpness.trace.hessian import one_sided_traces_mlp
 from sharpness.trace.kinks import find_relu_kinks
@@ -27,8 +27,18 @@ __all__ = ["OPS", "mlp_lower_bounds"]
 
 
 def mlp_lower_bounds(net, X, y) -> tuple:
-    """The Jacobian bound for the network's depth and bias (Eqs. (2)-(3))."""
+    """The Jacobian bound for the network's depth and bias (Eqs. (2)-(3)).
+
+    Raises:
+        UnsupportedOperationError: for softplus: the derivation needs v_l . a_l = f at every
+            layer, i.e. positively homogeneous (ReLU) units; with softplus it can fail.
+    """
     arch = net.arch
+    if arch.activation != "relu":
+        raise UnsupportedOperationError(
+            f"a lower bound over interpolators for {arch.name}: the Jacobian bound of Eqs. (2)-(3) "
+            "needs ReLU units (v_l . a_l = f at every layer)"
+        )
     return (jacobian_lower_bound(X, y, arch.depth, bias=arch.bias),)
 
 

@@ -135,6 +135,10 @@ def output_bias_lower_bound(X, y, depth: int = 2, *, bias: bool = True) -> Outpu
 
 
 def _lower_bounds(net, X, y) -> tuple:
+    if net.arch.activation != "relu":
+        raise UnsupportedOperationError(
+            f"a lower bound over interpolators for {net.arch.name}: the Jacobian bound needs ReLU"
+        )
     return (output_bias_lower_bound(X, y, net.arch.depth, bias=net.arch.bias),)
 
 

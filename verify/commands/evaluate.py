@@ -1,9 +1,15 @@
 """``verify-theorem evaluate``: exact answers for weights trained elsewhere (bring your own).
 
-    verify-theorem evaluate --arch ARCH --params PARAMS.npz [--data DATASET.npz] [--json]
+    verify-theorem evaluate --params PARAMS [--arch ARCH] [--data DATASET.npz] [--json]
 
-PARAMS.npz holds the arrays that ``--save`` writes (``W1``, ``b1`` if the architecture has a
-bias, ``W2``, ..., ``WD``; Sim-BN adds ``gamma``); the depth D is read from the W arrays.
+PARAMS is read by :mod:`constructions.param_files` (the format told by content): an ``.npz`` with
+the arrays that ``--save`` writes (``W1``, ``b1`` if the architecture has a bias, ``W2``, ...,
+``WD``, the last as (1, m) or (m,); ``bD`` for an output bias; Sim-BN adds ``gamma``), a PyTorch
+``nn.Sequential`` state_dict saved with ``torch.save`` (keys ``0.weight``, ``0.bias``,
+``2.weight``, optionally ``2.bias``; loaded with ``weights_only=True``) or a ``.safetensors``
+file. The architecture is inferred from the arrays (depth, first-layer bias, output bias,
+Sim-BN's gamma); ``--arch`` overrides, and is needed for what the arrays cannot tell: Softplus
+(``--arch bias-softplus``) and 2-MLP-Sim-LN (``--arch simln``, same arrays as 2-MLP-Bias).
 DATASET.npz holds ``X`` (n, d) and ``y`` (n,), as ``--save`` writes them.
 
 Prints the exact zero-one error Pr(y f(x) <= 0) and MSE over all of {-1,1}^d under P_xor
@@ -11,19 +17,19 @@ Prints the exact zero-one error Pr(y f(x) <= 0) and MSE over all of {-1,1}^d und
 enumeration for arbitrary weights). With a dataset also the exact Tr(nabla^2 L)
 (:func:`sharpness.trace.hessian`), the Lemma 4.1 quantities ((2/n) sum ||grad f(x_i)||^2 and the
 interpolation residual) and the architecture's lower bound on the trace of interpolators
-(Theorem 4.1's D-layer bound, Lemma A.12 for Sim-LN, Lemma A.3 corrected for Sim-BN). Sim-BN
+(Theorem 4.1's D-layer bound, Lemma A.12 for Sim-LN, Lemma A.3 corrected for Sim-BN, and for an
+MLP with an output bias the bound its entry in :mod:`sharpness.registry` declares). Sim-BN
 needs ``--data``: its batch statistics come from the training inputs.
 
-Bad input (a missing or unreadable file, missing or unexpected arrays, wrong shapes, NaN or inf,
-an unknown --arch, a dataset whose d differs from the weights') is one line on stderr, exit 2.
+Bad input (a missing, truncated, corrupt or foreign file, a pickled module, missing or unexpected
+arrays, wrong shapes, NaN or inf, an unknown --arch, a dataset whose d differs from the weights')
+is one line on stderr, exit 2.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import re
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -32,13 +38,37 @@ NAMES = ("evaluate",)
 HELP = "exact hypercube error, trace and Lemma 4.1 quantities for your own weights (PARAMS.npz)"
 ORDER = 20
 
-#: --arch values: the MLP keys of constructions.MLP.key, and the two normalized architectures.
-ARCHS = ("bias", "nobias", "bias-softplus", "nobias-softplus", "simln", "simbn")
+#: --arch values: constructions.param_files.ARCH_KEYS, repeated so that ``--help`` imports no
+#: torch (tests/verify/test_evaluate_command.py keeps the two equal).
+ARCHS = (
+    "bias",
+    "nobias",
+    "bias-softplus",
+    "nobias-softplus",
+    "bias-out",
+    "nobias-out",
+    "bias-out-softplus",
+    "nobias-out-softplus",
+    "simln",
+    "simbn",
+)
 
 
 def add_arguments(p) -> None:
-    p.add_argument("--arch", required=True, help=f"architecture: one of {', '.join(ARCHS)}")
-    p.add_argument("--params", required=True, metavar="PARAMS.npz", help="the weights")
+    p.add_argument(
+        "--arch",
+        default=None,
+        help=f"architecture: one of {', '.join(ARCHS)}; default: inferred from the arrays (depth, "
+        "b1, output bias bD, gamma). The arrays cannot tell Softplus from ReLU or 2-MLP-Sim-LN "
+        "from 2-MLP-Bias: give --arch bias-softplus or --arch simln for those",
+    )
+    p.add_argument(
+        "--params",
+        required=True,
+        metavar="PARAMS",
+        help="the weights: .npz (as --save writes), a torch.save(model.state_dict()) file "
+        "(.pt/.pth; nn.Sequential keys 0.weight, 0.bias, 2.weight, ...) or .safetensors",
+    )
     p.add_argument("--data", default=None, metavar="DATASET.npz", help="training set (X, y)")
     p.add_argument("--ln-epsilon", type=float, default=None, metavar="EPS", help="Sim-LN's eps")
     p.add_argument(
@@ -51,45 +81,6 @@ def add_arguments(p) -> None:
     p.add_argument("--device", default=None, help="cpu (default) or cuda for the enumeration")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
-
-
-def load_params(path) -> dict[str, np.ndarray]:
-    """The arrays of PARAMS.npz as float64, or ValueError with one clear line."""
-    path = Path(path)
-    if not path.is_file():
-        raise ValueError(f"--params: no such file {path}")
-    if not zipfile.is_zipfile(path):
-        raise ValueError(f"--params: {path} is not an .npz archive (as --save writes)")
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            raw = {k: data[k] for k in data.files}
-    except (OSError, EOFError, ValueError, zipfile.BadZipFile) as exc:
-        raise ValueError(f"--params: cannot read {path}: {exc}") from None
-    out = {}
-    for k, v in raw.items():
-        if not (np.issubdtype(v.dtype, np.floating) or np.issubdtype(v.dtype, np.integer)):
-            raise ValueError(f"--params: array {k} in {path} is not numeric (dtype {v.dtype})")
-        out[k] = v.astype(np.float64)
-    return out
-
-
-def build_network(arch_key: str, params: dict, *, ln_epsilon=None, reference=None):
-    """A :class:`~constructions.Network` from an --arch value and the loaded arrays."""
-    from constructions import MLP, Network, SimBN, SimLN
-
-    if arch_key not in ARCHS:
-        raise ValueError(f"--arch must be one of {', '.join(ARCHS)}, got {arch_key!r}")
-    if arch_key == "simln":
-        arch = SimLN() if ln_epsilon is None else SimLN(ln_epsilon)
-    elif arch_key == "simbn":
-        arch = SimBN(bias="b1" in params)
-    else:
-        layers = [int(m.group(1)) for k in params if (m := re.fullmatch(r"W(\d+)", k))]
-        if not layers:
-            raise ValueError("--params: no weight arrays W1, W2, ... found")
-        bias, _, act = arch_key.partition("-")
-        arch = MLP(max(max(layers), 2), bias=bias == "bias", activation=act or "relu")
-    return Network(arch, params, reference=reference)
 
 
 def evaluate(
@@ -135,11 +126,9 @@ def evaluate(
 
 
 def _trace_quantities(net, X, y, dataset) -> dict[str, object]:
-    from constructions import MLP, SimBN, SimLN
-    from sharpness import hessian_trace, jacobian_lower_bound, lemma41_trace
+    from sharpness import hessian_trace, lemma41_trace
     from sharpness.trace.kinks import NonDifferentiableError
 
-    arch = net.arch
     n = X.shape[0]
     f = net(X).detach()
     res = {"n": n, "max_abs_residual": float((f - y).abs().max())}
@@ -149,53 +138,54 @@ def _trace_quantities(net, X, y, dataset) -> dict[str, object]:
     except NonDifferentiableError as exc:
         res["trace"] = None  # the Hessian does not exist: reported, never differentiated through
         res["kinks"] = str(exc)
-    if isinstance(arch, SimBN):
-        from sharpness.architectures.sim_bn import lemma41_trace_sim_bn, lemma_a3_bound
-
-        res["lemma41_rhs"] = lemma41_trace_sim_bn(net, X)
-        res["lower_bound"] = lemma_a3_bound(net, X).corrected
-        res["lower_bound_name"] = "Lemma A.3 (corrected: 2 sum over live neurons)"
-    else:
-        res["lemma41_rhs"] = lemma41_trace(net, X)
-        if isinstance(arch, SimLN):
-            from sharpness.architectures.sim_ln import sim_ln_lower_bound
-
-            res["lower_bound"] = sim_ln_lower_bound(dataset.X, dataset.y, arch.eps).trace
-            res["lower_bound_name"] = "Lemma A.12 (2-MLP-Sim-LN interpolators)"
-        elif isinstance(arch, MLP) and arch.activation == "relu":
-            lb = jacobian_lower_bound(dataset.X, dataset.y, arch.depth, bias=arch.bias)
-            res["lower_bound"] = lb.trace
-            res["lower_bound_name"] = f"Theorem 4.1 D-layer bound (D={arch.depth})"
-        else:
-            res["lower_bound"] = None
-            res["lower_bound_name"] = "none for this architecture"
+    res["lemma41_rhs"] = lemma41_trace(net, X)  # the architecture's per-example gradients
+    res["lower_bound"], res["lower_bound_name"] = _registry_bound(net, dataset)
     res["lemma41_rhs_name"] = "(2/n) sum_i ||grad_theta f(x_i)||^2"
     return res
 
 
+def _registry_bound(net, dataset) -> tuple[float | None, str]:
+    """The first lower bound the registry declares for ``net``'s architecture."""
+    from sharpness.registry import Operation, UnsupportedOperationError, ops_for
+
+    try:
+        bounds = ops_for(net).require(Operation.LOWER_BOUND, net.arch)(net, dataset.X, dataset.y)
+    except UnsupportedOperationError as exc:
+        return None, f"none for this architecture ({exc})"
+    return float(bounds[0].trace), str(bounds[0].name)
+
+
 def _load(args):
     from constructions import load_dataset
+    from constructions.param_files import load_params
 
-    params = load_params(args.params)
+    if args.arch is not None and args.arch not in ARCHS:
+        raise ValueError(f"--arch must be one of {', '.join(ARCHS)}, got {args.arch!r}")
+    if args.arch == "simbn" and args.data is None:
+        raise ValueError("--arch simbn needs --data: Sim-BN's batch statistics use the training X")
+    try:
+        pf = load_params(args.params, arch=args.arch)
+    except ValueError as exc:  # one line, starting with the path
+        raise ValueError(f"--params {exc}") from None
     dataset = None
     if args.data is not None:
         if not Path(args.data).is_file():
             raise ValueError(f"--data: no such file {args.data}")
         dataset = load_dataset(args.data)
-    if args.arch == "simbn" and dataset is None:
-        raise ValueError("--arch simbn needs --data: Sim-BN's batch statistics use the training X")
-    try:
-        net = build_network(
-            args.arch,
-            params,
-            ln_epsilon=args.ln_epsilon,
-            reference=None if dataset is None or args.arch != "simbn" else dataset.X,
-        )
-    except ValueError as exc:
-        msg = str(exc)
+    simbn = pf.arch_key == "simbn"
+    if simbn and dataset is None:
         raise ValueError(
-            msg if msg.startswith("--") else f"--params {args.params}: {msg}"
-        ) from None
+            f"--params {args.params} holds gamma (2-MLP-Sim-BN), which needs --data: Sim-BN's "
+            "batch statistics use the training X"
+        )
+    try:
+        pf.architecture(eps=args.ln_epsilon)
+    except ValueError as exc:
+        raise ValueError(f"--ln-epsilon: {exc}") from None
+    try:
+        net = pf.network(eps=args.ln_epsilon, reference=dataset.X if simbn else None)
+    except ValueError as exc:
+        raise ValueError(f"--params {exc}") from None
     if dataset is not None and dataset.d != net.d:
         raise ValueError(
             f"--data {args.data}: X has d = {dataset.d} columns but W1 expects d = {net.d}"
