@@ -1,5 +1,7 @@
 """Sharpness Tr(nabla^2 L), exactly: Lemma 4.1, the Jacobian lower bound, kinks and hypercube error."""
 
+from importlib.metadata import version as _metadata_version
+
 from constructions.tolerance import Tolerance, tolerance_for
 from sharpness import architectures  # noqa: F401  (registers the built-in architectures)
 from sharpness.architectures.sim_bn import lemma_a3_bound
@@ -41,7 +43,10 @@ from sharpness.trace import (
     one_sided_traces,
 )
 
+__version__ = _metadata_version("flatness-toolkit")
+
 __all__ = [
+    "__version__",
     # loss and sharpness (Section 2, Lemma 4.1)
     "mse_loss",
     "hessian_trace",

@@ -1,5 +1,7 @@
 """Verifier for the claims of Wen, Li & Ma (2023): checks, claim runners and the CLI."""
 
+from importlib.metadata import version as _metadata_version
+
 from verify._common import ClaimRun
 from verify.checks import (
     Evaluation,
@@ -19,7 +21,10 @@ from verify.registry import CLAIMS, Claim, get_claim, run_claim
 from verify.report import CheckResult, ClaimReport
 from verify.save import save_run
 
+__version__ = _metadata_version("flatness-toolkit")
+
 __all__ = [
+    "__version__",
     # check any network (the public check API)
     "check_network",
     "NetworkReport",
