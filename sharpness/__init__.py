@@ -1,47 +1,49 @@
 """Sharpness Tr(nabla^2 L), exactly: Lemma 4.1, the Jacobian lower bound, kinks and hypercube error."""
 
+from importlib import import_module
 from importlib.metadata import version as _metadata_version
+from typing import TYPE_CHECKING
 
-from constructions.tolerance import Tolerance, tolerance_for
-from sharpness import architectures  # noqa: F401  (registers the built-in architectures)
-from sharpness.architectures.sim_bn import lemma_a3_bound
-from sharpness.architectures.sim_ln import (
-    EpsilonRange,
-    SimLNLowerBound,
-    memorizing_epsilon_range,
-    sim_ln_lower_bound,
-    xor_epsilon_range,
-)
-from sharpness.bounds import (
-    JacobianLowerBound,
-    eq4_residuals,
-    jacobian_lower_bound,
-    lemma31_norm,
-    lower_bounds,
-)
-from sharpness.hypercube import (
-    DEFAULT_MAX_POINTS,
-    EnumerationTooLargeError,
-    HypercubeError,
-    SampledHypercubeError,
-    branch_and_bound,
-    fast_hypercube_error,
-    hypercube_error,
-    sampled_hypercube_error,
-)
-from sharpness.registry import ArchitectureOps, UnsupportedOperationError, ops_for, registered
-from sharpness.trace import (
-    Kink,
-    KinkReport,
-    NonDifferentiableError,
-    find_kinks,
-    gradient_sq_norms,
-    hessian_diagonal,
-    hessian_trace,
-    lemma41_trace,
-    mse_loss,
-    one_sided_traces,
-)
+if TYPE_CHECKING:  # for type checkers and readers; at run time, loaded on first use
+    from constructions.tolerance import Tolerance, tolerance_for
+    from sharpness.architectures.sim_bn import lemma_a3_bound
+    from sharpness.architectures.sim_ln import (
+        EpsilonRange,
+        SimLNLowerBound,
+        memorizing_epsilon_range,
+        sim_ln_lower_bound,
+        xor_epsilon_range,
+    )
+    from sharpness.bounds import (
+        JacobianLowerBound,
+        eq4_residuals,
+        jacobian_lower_bound,
+        lemma31_norm,
+        lower_bounds,
+    )
+    from sharpness.hypercube import (
+        DEFAULT_MAX_POINTS,
+        EnumerationTooLargeError,
+        HypercubeError,
+        SampledHypercubeError,
+        branch_and_bound,
+        fast_hypercube_error,
+        hypercube_error,
+        sampled_hypercube_error,
+    )
+    from sharpness.registry import ArchitectureOps, UnsupportedOperationError, ops_for, registered
+    from sharpness.trace import (
+        Kink,
+        KinkReport,
+        NonDifferentiableError,
+        find_kinks,
+        gradient_sq_norms,
+        hessian_diagonal,
+        hessian_trace,
+        lemma41_trace,
+        mse_loss,
+        one_sided_traces,
+    )
 
 __version__ = _metadata_version("flatness-toolkit")
 
@@ -103,24 +105,64 @@ __all__ = [
     "tolerance_for",
 ]
 
-
-_TRAINING = {  # imported on first use: the trainer is heavier than the rest
-    "TrainConfig": "runs",
-    "Phase": "runs",
-    "preset": "runs",
-    "train": "runs",
-    "train_many": "runs",
-    "load_run": "runs",
-    "SearchSettings": "flattest_search",
-    "SearchResult": "flattest_search",
-    "flattest_search": "flattest_search",
-    "error_versus_n": "flattest_search",
+# Where each public name lives: `import sharpness` imports none of them (nor torch); a name
+# is imported on first use.
+_EXPORTS = {
+    "Tolerance": "constructions.tolerance",
+    "tolerance_for": "constructions.tolerance",
+    "lemma_a3_bound": "sharpness.architectures.sim_bn",
+    "EpsilonRange": "sharpness.architectures.sim_ln",
+    "SimLNLowerBound": "sharpness.architectures.sim_ln",
+    "memorizing_epsilon_range": "sharpness.architectures.sim_ln",
+    "sim_ln_lower_bound": "sharpness.architectures.sim_ln",
+    "xor_epsilon_range": "sharpness.architectures.sim_ln",
+    "JacobianLowerBound": "sharpness.bounds",
+    "eq4_residuals": "sharpness.bounds",
+    "jacobian_lower_bound": "sharpness.bounds",
+    "lemma31_norm": "sharpness.bounds",
+    "lower_bounds": "sharpness.bounds",
+    "DEFAULT_MAX_POINTS": "sharpness.hypercube",
+    "EnumerationTooLargeError": "sharpness.hypercube",
+    "HypercubeError": "sharpness.hypercube",
+    "SampledHypercubeError": "sharpness.hypercube",
+    "branch_and_bound": "sharpness.hypercube",
+    "fast_hypercube_error": "sharpness.hypercube",
+    "hypercube_error": "sharpness.hypercube",
+    "sampled_hypercube_error": "sharpness.hypercube",
+    "ArchitectureOps": "sharpness.registry",
+    "UnsupportedOperationError": "sharpness.registry",
+    "ops_for": "sharpness.registry",
+    "registered": "sharpness.registry",
+    "Kink": "sharpness.trace",
+    "KinkReport": "sharpness.trace",
+    "NonDifferentiableError": "sharpness.trace",
+    "find_kinks": "sharpness.trace",
+    "gradient_sq_norms": "sharpness.trace",
+    "hessian_diagonal": "sharpness.trace",
+    "hessian_trace": "sharpness.trace",
+    "lemma41_trace": "sharpness.trace",
+    "mse_loss": "sharpness.trace",
+    "one_sided_traces": "sharpness.trace",
+    "TrainConfig": "sharpness.training.runs",
+    "Phase": "sharpness.training.runs",
+    "preset": "sharpness.training.runs",
+    "train": "sharpness.training.runs",
+    "train_many": "sharpness.training.runs",
+    "load_run": "sharpness.training.runs",
+    "SearchSettings": "sharpness.training.flattest_search",
+    "SearchResult": "sharpness.training.flattest_search",
+    "flattest_search": "sharpness.training.flattest_search",
+    "error_versus_n": "sharpness.training.flattest_search",
 }
 
 
-def __getattr__(name):
-    if name in _TRAINING:
-        from importlib import import_module
-
-        return getattr(import_module(f"sharpness.training.{_TRAINING[name]}"), name)
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        value = getattr(import_module(_EXPORTS[name]), name)
+        globals()[name] = value  # later lookups are plain attribute reads
+        return value
     raise AttributeError(f"module 'sharpness' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

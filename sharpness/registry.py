@@ -20,8 +20,8 @@ It is registered once (:func:`register`, at the bottom of its module). No code o
 registry branches on an architecture's type or name: everything asks :func:`ops_for`.
 
 This module is the bottom of the sharpness layers (it imports nothing of the toolkit), so every
-layer may look architectures up; :mod:`sharpness` imports :mod:`sharpness.architectures` on
-import, which registers the built-in ones.
+layer may look architectures up; the first lookup imports :mod:`sharpness.architectures`, whose
+modules register the built-in ones.
 """
 
 from __future__ import annotations
@@ -136,6 +136,21 @@ class ArchitectureOps:
 
 
 _REGISTRY: dict[str, ArchitectureOps] = {}
+_BUILTINS_LOADED = False
+
+
+def _load_builtins() -> None:
+    """Import :mod:`sharpness.architectures` once, whose modules register themselves.
+
+    Loaded on the first lookup (a plugin load, not a dependency of this module: the registry
+    stays the bottom layer, and ``import sharpness`` stays free of torch until it is needed).
+    """
+    global _BUILTINS_LOADED
+    if not _BUILTINS_LOADED:
+        _BUILTINS_LOADED = True
+        import importlib
+
+        importlib.import_module("sharpness.architectures")
 
 
 def register(ops: ArchitectureOps) -> ArchitectureOps:
@@ -150,6 +165,7 @@ def register(ops: ArchitectureOps) -> ArchitectureOps:
 
 def registered() -> tuple[ArchitectureOps, ...]:
     """Every registered architecture, in registration order."""
+    _load_builtins()
     return tuple(_REGISTRY.values())
 
 
@@ -159,6 +175,7 @@ def ops_for(arch) -> ArchitectureOps:
     Raises:
         UnsupportedOperationError: if no registered architecture serves it, naming what is known.
     """
+    _load_builtins()
     arch = getattr(arch, "arch", arch)
     for ops in _REGISTRY.values():
         if ops.serves(arch):

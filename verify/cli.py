@@ -2,28 +2,50 @@
 
     verify-theorem CLAIM [options]        one claim (see --list)
     verify-theorem COMMAND [options]      a subcommand from verify/commands (see --list)
+    verify-theorem --version
 
 Exit codes: 0 every check passed, 1 a check failed, 2 bad usage or bad input (one line on stderr),
 3 an internal error (a bug; one line unless VERIFY_THEOREM_DEBUG is set), 130 interrupted.
+
+The parser is built from light metadata only (:mod:`verify.claim_index` and the static
+:data:`COMMAND_INDEX`), and the arguments that can be checked without data are checked before the
+library is imported: ``--help``, ``--list``, ``--version`` and bad input are answered without
+importing torch. A subcommand's module is imported only when that subcommand runs.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import math
 import os
-import pkgutil
 import sys
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from types import ModuleType
+from typing import TYPE_CHECKING
 
-from constructions import load_dataset
-from verify import commands as _commands_pkg
-from verify.config import DEFAULT_D, ClaimConfig
-from verify.registry import CLAIMS, get_claim
-from verify.save import save_run
+from verify.claim_index import CLAIM_IDS, CLAIM_INDEX, check_claim_id
 
-__all__ = ["COMMANDS", "UsageError", "add_claim_arguments", "config_from_args", "main"]
+if TYPE_CHECKING:
+    from verify.config import ClaimConfig
+
+__all__ = [
+    "COMMANDS",
+    "UsageError",
+    "add_claim_arguments",
+    "check_claim_arguments",
+    "config_from_args",
+    "main",
+]
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_BUG, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+
+#: ``verify.config.DEFAULT_D``, repeated here so that ``--help`` needs no import of the library
+#: (tests/verify/test_startup.py keeps the two equal).
+DEFAULT_D = 10
+
+_DISTRIBUTION = "flatness-toolkit"
 
 
 class UsageError(Exception):
@@ -35,20 +57,110 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
-def _discover_commands() -> dict[str, object]:
-    found = {}
-    for info in pkgutil.iter_modules(_commands_pkg.__path__):
-        if info.name.startswith("_"):
-            continue
-        module = importlib.import_module(f"{_commands_pkg.__name__}.{info.name}")
-        for name in getattr(module, "NAMES", ()):
-            if name in found or name in CLAIMS:
-                raise RuntimeError(f"command name {name!r} is defined twice")
-            found[name] = module
-    return dict(sorted(found.items(), key=lambda kv: (getattr(kv[1], "ORDER", 1e9), kv[0])))
+def package_version() -> str:
+    """The installed version of the toolkit, from its package metadata."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(_DISTRIBUTION)
+    except PackageNotFoundError:
+        return "unknown (not installed)"
 
 
-COMMANDS = _discover_commands()
+class VersionAction(argparse.Action):
+    """``--version``: print ``<prog> <version>`` on stdout and exit 0 (metadata read only then)."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, **kw):
+        kw.setdefault("help", "show the version and exit")
+        super().__init__(option_strings, dest=dest, default=default, nargs=0, **kw)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(f"{parser.prog} {package_version()}")
+        parser.exit()
+
+
+# --- subcommands -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CommandInfo:
+    """One module of :mod:`verify.commands`: its ``NAMES``, ``HELP`` and ``ORDER``."""
+
+    module: str
+    names: tuple[str, ...]
+    help: str
+    order: float
+
+
+#: The modules of :mod:`verify.commands` with their ``NAMES``, ``HELP`` and ``ORDER``, known
+#: without importing them (tests/verify/test_startup.py checks every module against this).
+COMMAND_INDEX: tuple[CommandInfo, ...] = (
+    CommandInfo(
+        "all",
+        ("all",),
+        "run every claim and end with the paper's Table 1 (second column), reproduced",
+        5,
+    ),
+    CommandInfo(
+        "errata",
+        ("errata",),
+        "check every explicit formula of the paper as printed; corrections with evidence",
+        10,
+    ),
+    CommandInfo(
+        "evaluate",
+        ("evaluate",),
+        "exact hypercube error, trace and Lemma 4.1 quantities for your own weights (PARAMS.npz)",
+        20,
+    ),
+    CommandInfo(
+        "experiments",
+        (
+            "fig1",
+            "fig2",
+            "fig4",
+            "fig5",
+            "fig6",
+            "table1",
+            "fig7",
+            "fig8",
+            "fig9",
+            "fig10",
+            "fig11",
+        ),
+        "rerun the paper's experiments (Figs. 1-11, Table 1's 3rd column): figures and verdicts",
+        60,
+    ),
+)
+
+
+class _Commands(Mapping[str, ModuleType]):
+    """Command name -> its module, in ``--list`` order; a module is imported on first lookup."""
+
+    def __init__(self, index: Sequence[CommandInfo]):
+        found: dict[str, CommandInfo] = {}
+        for info in index:
+            for name in info.names:
+                if name in found or name in CLAIM_IDS:
+                    raise RuntimeError(f"command name {name!r} is defined twice")
+                found[name] = info
+        self.info = dict(sorted(found.items(), key=lambda kv: (kv[1].order, kv[0])))
+
+    def __getitem__(self, name: str) -> ModuleType:
+        info = self.info[name]
+        return importlib.import_module(f"verify.commands.{info.module}")
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.info)
+
+    def __len__(self) -> int:
+        return len(self.info)
+
+
+COMMANDS: Mapping[str, ModuleType] = _Commands(COMMAND_INDEX)
+
+
+# --- the claims' options ---------------------------------------------------------------------
 
 
 def add_claim_arguments(p: argparse.ArgumentParser) -> None:
@@ -106,7 +218,62 @@ def add_claim_arguments(p: argparse.ArgumentParser) -> None:
     )
 
 
-def config_from_args(args) -> ClaimConfig:
+def _at_least(name: str, value: int, minimum: int) -> None:
+    # the message of constructions._checks.check_int, which ClaimConfig raises
+    if value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value}")
+
+
+def _positive(name: str, value: float) -> None:
+    # the message of constructions._checks.check_positive_float
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+
+
+def check_claim_arguments(args: argparse.Namespace) -> None:
+    """Check the claim options that need no data, as :class:`~verify.config.ClaimConfig` would.
+
+    Runs before the library (torch) is imported. The checks, and their messages, are those of
+    ``ClaimConfig`` in the same order (d and n are not checked with ``--data``, whose dataset
+    replaces them); ``--data`` must name an existing regular file (it is loaded later).
+
+    Raises:
+        ValueError: naming the first bad value.
+    """
+    if args.data is None:
+        _at_least("d", args.d, 2)
+        if args.n is not None:
+            _at_least("n", args.n, 1)
+            if (args.n - 1).bit_length() > args.d:  # n > 2^d, without building 2^d
+                raise ValueError(
+                    f"n must be <= 2^d = {2**args.d} (distinct points of {{-1,1}}^{args.d}), "
+                    f"got n={args.n}"
+                )
+    _at_least("depth", args.depth, 2)
+    _at_least("seed", args.seed, 0)
+    if args.epsilon is not None:
+        _positive("epsilon", args.epsilon)
+    if args.hypercube_samples is not None:
+        _at_least("hypercube_samples", args.hypercube_samples, 1)
+    if args.ln_epsilon is not None:
+        _positive("ln_epsilon", args.ln_epsilon)
+    if args.data is not None:
+        if not os.path.exists(args.data):
+            raise ValueError(f"cannot read dataset file {args.data}: no such file")
+        if not os.path.isfile(args.data):
+            raise ValueError(f"cannot read dataset file {args.data}: not a regular file")
+
+
+def config_from_args(args: argparse.Namespace) -> ClaimConfig:
+    """The :class:`~verify.config.ClaimConfig` of parsed claim options (loads ``--data``).
+
+    Raises:
+        ValueError: for a bad value or an unreadable dataset file.
+    """
+    check_claim_arguments(args)
+    from constructions import load_dataset
+    from verify.config import ClaimConfig
+
     dataset = load_dataset(args.data) if args.data else None
     return ClaimConfig(
         d=args.d,
@@ -123,35 +290,39 @@ def config_from_args(args) -> ClaimConfig:
     )
 
 
+# --- the command line ------------------------------------------------------------------------
+
+
 def _claim_parser() -> argparse.ArgumentParser:
     p = _Parser(
         prog="verify-theorem",
         description="Verify a claim of 'Sharpness Minimization Algorithms Do Not Only Minimize "
         "Sharpness To Achieve Better Generalization' on explicit weights.",
         epilog="Claims: "
-        + ", ".join(CLAIMS)
+        + ", ".join(CLAIM_IDS)
         + ". Commands: "
         + ", ".join(COMMANDS)
         + ". Exit codes: 0 verified, 1 a check failed, 2 bad input.",
     )
     p.add_argument("claim", nargs="?", help="claim id or command (see --list)")
     p.add_argument("--list", action="store_true", help="list the claim ids and commands, and exit")
+    p.add_argument("--version", action=VersionAction)
     add_claim_arguments(p)
     return p
 
 
 def _list() -> str:
-    names = list(CLAIMS) + list(COMMANDS)
+    names = list(CLAIM_IDS) + list(COMMANDS)
     width = max(len(c) for c in names)
     lines = ["claims:"]
-    lines += [f"  {c.id.ljust(width)}  {c.title}  [{c.reference}]" for c in CLAIMS.values()]
+    lines += [f"  {c.id.ljust(width)}  {c.title}  [{c.reference}]" for c in CLAIM_INDEX]
     if COMMANDS:
         lines.append("commands:")
-        lines += [f"  {name.ljust(width)}  {mod.HELP}" for name, mod in COMMANDS.items()]
+        lines += [f"  {name.ljust(width)}  {info.help}" for name, info in COMMANDS.info.items()]
     return "\n".join(lines)
 
 
-def _run(argv) -> int:
+def _run(argv: Sequence[str]) -> int:
     if argv and argv[0] in COMMANDS:
         module = COMMANDS[argv[0]]
         p = _Parser(prog=f"verify-theorem {argv[0]}", description=module.HELP)
@@ -165,6 +336,12 @@ def _run(argv) -> int:
         return EXIT_OK
     if not args.claim:
         raise UsageError("a claim id is required (see verify-theorem --list)")
+    check_claim_id(args.claim)
+    check_claim_arguments(args)
+    # the request is well formed: now the library (torch, sympy) is imported
+    from verify.registry import get_claim
+    from verify.save import save_run
+
     claim = get_claim(args.claim)
     config = config_from_args(args)
     if config.exact:
@@ -179,9 +356,10 @@ def _run(argv) -> int:
     return EXIT_OK if run.report.passed else EXIT_FAILED
 
 
-def main(argv=None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``verify-theorem`` on ``argv`` (default ``sys.argv[1:]``); return the exit code."""
     try:
-        code = _run(sys.argv[1:] if argv is None else argv)
+        code = _run(sys.argv[1:] if argv is None else list(argv))
     except (UsageError, ValueError) as exc:
         print(f"verify-theorem: error: {exc}", file=sys.stderr)
         code = EXIT_USAGE

@@ -1,4 +1,8 @@
-"""The claims ``verify-theorem`` knows, by id, discovered from :mod:`verify.claims`."""
+"""The claims ``verify-theorem`` knows, by id, discovered from :mod:`verify.claims`.
+
+Their ids, titles and references are also listed in :mod:`verify.claim_index` (no import of a
+claim needed, for a fast ``--list``); a test keeps the two equal.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from dataclasses import dataclass
 
 from verify import claims as _claims_pkg
 from verify._common import ClaimRun
+from verify.claim_index import check_claim_id
 from verify.config import ClaimConfig
 
 __all__ = ["CLAIMS", "Claim", "get_claim", "run_claim"]
@@ -51,11 +56,7 @@ CLAIMS: dict[str, Claim] = _discover()
 
 def get_claim(claim_id: str) -> Claim:
     """Raises ValueError for an unknown id, listing the known ones."""
-    if claim_id not in CLAIMS:
-        raise ValueError(
-            f"unknown claim id {claim_id!r}; known: {', '.join(CLAIMS)} (see verify-theorem --list)"
-        )
-    return CLAIMS[claim_id]
+    return CLAIMS[check_claim_id(claim_id, CLAIMS)]
 
 
 def run_claim(claim_id: str, config: ClaimConfig | None = None) -> ClaimRun:

@@ -8,8 +8,14 @@ error and whether it is exact or an estimate); checkpoints go to ``DIR/checkpoin
 the same command again resumes an interrupted run (Ctrl-C, SIGTERM or kill) and reuses a finished
 one; the numbers are the same as those of an uninterrupted run.
 
+    sharpness-train --version
+
 Exit codes: 0 finished, 2 bad usage or hyperparameters (one line on stderr), 3 internal error,
 130 interrupted (the checkpoint is saved; rerun to resume).
+
+The parser needs no import of the trainer (its choices are repeated below, and a test keeps them
+equal to :mod:`sharpness.training.runs`'s), and the hyperparameters that can be checked alone are
+checked first: ``--help``, ``--version`` and such bad input are answered without importing torch.
 """
 
 from __future__ import annotations
@@ -19,14 +25,54 @@ import dataclasses
 import json
 import os
 import sys
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sharpness.training.runs import TrainConfig
 
 __all__ = ["build_config", "main", "parser"]
 
 EXIT_OK, EXIT_USAGE, EXIT_BUG, EXIT_INTERRUPTED = 0, 2, 3, 130
 
+# sharpness.training.runs.ARCHITECTURES, ALGORITHMS and PRESETS (the panels of Table 2), repeated
+# so that the parser is built without importing torch; tests/sharpness/training/test_cli.py
+# checks that they are equal.
+ARCHITECTURES = (
+    "nobias",
+    "bias",
+    "bias-softplus",
+    "nobias-softplus",
+    "simln",
+    "simbn",
+    "simbn-nobias",
+)
+ALGORITHMS = ("sam", "gd", "sgd", "label-noise-sgd")
+PRESETS = (
+    "fig1a",
+    "fig1b",
+    "fig2a",
+    "fig4a",
+    "fig4b",
+    "fig5a",
+    "fig5b",
+    "fig6a",
+    "fig6b",
+    "fig7a",
+    "fig7b",
+    "fig8a",
+    "fig8b",
+    "fig9a",
+    "fig9b",
+    "fig10a",
+    "fig10b",
+    "fig11a",
+    "fig11b",
+)
+
 
 class UsageError(Exception):
-    pass
+    """Bad usage: reported as one line on stderr with exit code 2."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -34,9 +80,29 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
-def parser() -> argparse.ArgumentParser:
-    from sharpness.training.runs import ALGORITHMS, ARCHITECTURES, PRESETS
+def _package_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
 
+    try:
+        return version("flatness-toolkit")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
+
+
+class _VersionAction(argparse.Action):
+    """``--version``: print ``<prog> <version>`` on stdout and exit 0 (metadata read only then)."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, **kw):
+        kw.setdefault("help", "show the version and exit")
+        super().__init__(option_strings, dest=dest, default=default, nargs=0, **kw)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(f"{parser.prog} {_package_version()}")
+        parser.exit()
+
+
+def parser() -> argparse.ArgumentParser:
+    """The ``sharpness-train`` argument parser (built without importing the trainer)."""
     p = _Parser(
         prog="sharpness-train",
         description="Train a network of Wen, Li & Ma (2023) with 1-SAM, SAM, GD, SGD or "
@@ -86,6 +152,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, metavar="DIR", help="output directory (resumable)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.add_argument("--json", action="store_true", help="print the final record as JSON")
+    p.add_argument("--version", action=_VersionAction)
     return p
 
 
@@ -124,14 +191,15 @@ _CONFIG_FLAGS = {
 }
 
 
-def build_config(args):
+def build_config(args: argparse.Namespace) -> TrainConfig:
     """The :class:`~sharpness.training.TrainConfig` of parsed arguments.
+
+    The checks that need no trainer come first, before :mod:`sharpness.training.runs` (torch)
+    is imported.
 
     Raises:
         ValueError: for a bad or inconsistent value (one line, naming it).
     """
-    from sharpness.training.runs import Phase, TrainConfig, preset
-
     if args.device != "cpu":
         raise ValueError(
             f"device must be 'cpu' (this toolkit's kernels are CPU code), got {args.device!r}"
@@ -149,6 +217,8 @@ def build_config(args):
         if v is not None and v < 0:
             raise ValueError(f"--{flag.replace('_', '-')} must be >= 0, got {v}")
     if args.preset:
+        from sharpness.training.runs import preset
+
         base = preset(args.preset)
         if phase_over:
             if len(base.phases) > 1:
@@ -177,6 +247,8 @@ def build_config(args):
     phase.update(phase_over)
     if phase["batch_size"] > n:
         raise ValueError(f"--batch-size {phase['batch_size']} is larger than n = {n}")
+    from sharpness.training.runs import Phase, TrainConfig
+
     epochs = phase["epochs"]
     cfg_over.setdefault("log_every", max(1, epochs // 100))
     le = cfg_over["log_every"]
@@ -193,14 +265,14 @@ def _fmt(v):
     return f"{v:.6g}" if isinstance(v, float) else str(v)
 
 
-def _run(argv) -> int:
-    from sharpness.training.runs import train
-
+def _run(argv: Sequence[str]) -> int:
     args = parser().parse_args(argv)
     if args.threads < 1:
         raise ValueError(f"--threads must be >= 1, got {args.threads}")
     config = build_config(args)
     import torch
+
+    from sharpness.training.runs import train
 
     torch.set_num_threads(args.threads)
     result = train(
@@ -237,9 +309,10 @@ def _run(argv) -> int:
     return EXIT_OK
 
 
-def main(argv=None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``sharpness-train`` on ``argv`` (default ``sys.argv[1:]``); return the exit code."""
     try:
-        code = _run(sys.argv[1:] if argv is None else argv)
+        code = _run(sys.argv[1:] if argv is None else list(argv))
     except (UsageError, ValueError) as exc:
         print(f"sharpness-train: error: {exc}", file=sys.stderr)
         code = EXIT_USAGE

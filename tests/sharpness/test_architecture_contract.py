@@ -18,8 +18,16 @@ import pytest
 import torch
 
 from constructions import MLP, Network, SimBN, SimLN
-from sharpness import NonDifferentiableError, find_kinks, hessian_diagonal, hessian_trace
-from sharpness import lemma41_trace, lower_bounds, ops_for, registered
+from sharpness import (
+    NonDifferentiableError,
+    find_kinks,
+    hessian_diagonal,
+    hessian_trace,
+    lemma41_trace,
+    lower_bounds,
+    ops_for,
+    registered,
+)
 from sharpness.reference import dense_hessian
 from sharpness.registry import UnsupportedOperationError
 
@@ -55,11 +63,16 @@ def _sim_bn(rng, d, X):
 
 #: registry key -> (factory(rng, d, X) -> Network). A new architecture adds one line here.
 FACTORIES = {
-    "mlp": lambda rng, d, X: _mlp(rng, d, depth=int(rng.integers(2, 4)),
-                                  bias=bool(rng.integers(2)),
-                                  activation=("relu", "softplus")[int(rng.integers(2))]),  # fmt: skip
-    "mlp_output_bias": lambda rng, d, X: _mlp(rng, d, depth=int(rng.integers(2, 4)),
-                                              bias=bool(rng.integers(2)), output_bias=True),  # fmt: skip
+    "mlp": lambda rng, d, X: _mlp(
+        rng,
+        d,
+        depth=int(rng.integers(2, 4)),
+        bias=bool(rng.integers(2)),
+        activation=("relu", "softplus")[int(rng.integers(2))],
+    ),  # fmt: skip
+    "mlp_output_bias": lambda rng, d, X: _mlp(
+        rng, d, depth=int(rng.integers(2, 4)), bias=bool(rng.integers(2)), output_bias=True
+    ),  # fmt: skip
     "sim_ln": lambda rng, d, X: _sim_ln(rng, d),
     "sim_bn": _sim_bn,
 }
@@ -110,7 +123,9 @@ def test_hessian_diagonal_matches_dense_reference(key, seed):
         assert set(got) == set(want)
         for k in want:
             torch.testing.assert_close(got[k], want[k], **TOL)
-        assert hessian_trace(net, X, y) == pytest.approx(float(sum(v.sum() for v in want.values())), rel=1e-9)
+        assert hessian_trace(net, X, y) == pytest.approx(
+            float(sum(v.sum() for v in want.values())), rel=1e-9
+        )
 
 
 @pytest.mark.parametrize("key", KEYS)
@@ -148,7 +163,13 @@ def test_no_self_labelled_interpolator_below_its_bounds(key, seed):
     if not find_kinks(net, X, y).twice_differentiable:
         pytest.skip("random draw on a kink")
     trace = float(sum(v.sum() for v in _dense_diag(net, X, y).values()))
-    for b in lower_bounds(net, X.numpy(), y.numpy()):
+    try:
+        bounds = lower_bounds(net, X.numpy(), y.numpy())
+    except UnsupportedOperationError as exc:  # declared, with its reason (softplus MLPs)
+        assert net.arch.activation != "relu" and "needs ReLU" in str(exc)
+        return
+    assert bounds
+    for b in bounds:
         assert trace >= b.trace * (1 - 1e-9) - 1e-12, b.name
 
 
@@ -163,3 +184,19 @@ def test_lemma41_at_interpolation_against_independent_gradients(key):
         grads = torch.autograd.grad(out, list(params.values()))
         total += float(sum((g**2).sum() for g in grads))
     assert lemma41_trace(net, X) == pytest.approx(2.0 / X.shape[0] * total, rel=1e-10)
+
+
+def test_the_jacobian_bound_does_not_hold_for_softplus_so_it_is_refused():
+    # One softplus unit deep in its tail: f = softplus(-5) at x' = (1, 0, 1). The dense trace at
+    # interpolation is far below the ReLU-derived bound, so the registry must not offer it.
+    from sharpness.bounds import jacobian_lower_bound
+    from sharpness.reference import dense_hessian_trace
+
+    X = np.array([[1.0, 0.0]])
+    p = {"W1": np.zeros((1, 2)), "b1": np.array([-5.0]), "W2": np.array([[1.0]])}
+    net = Network(MLP(2, bias=True, activation="softplus"), p)
+    y = net(X).detach()
+    trace = dense_hessian_trace(net, torch.tensor(X), y)
+    assert trace < jacobian_lower_bound(X, y.numpy(), 2).trace / 100
+    with pytest.raises(UnsupportedOperationError, match="needs ReLU"):
+        lower_bounds(net, X, y.numpy())

@@ -1,4 +1,10 @@
-"""The installed ``sharpness-train`` command: bad input, metrics, kill-and-resume equals uninterrupted."""
+"""``sharpness-train``: bad input, metrics, kill-and-resume equals uninterrupted.
+
+The installed command runs as a real process where a process is what is tested: one bad-input
+run (the entry point, its exit code and stderr) and the runs that are killed mid-way. Everything
+else calls :func:`sharpness.training.cli.main` in this process (same parsing, same training),
+which saves an interpreter start per case.
+"""
 
 import json
 import os
@@ -40,6 +46,15 @@ def main(capsys, *args):
     return code, out.out, out.err
 
 
+def test_parser_choices_equal_the_trainer():
+    # repeated in the CLI so that --help and bad input need no torch (tests/verify/test_startup.py)
+    from sharpness.training import cli, runs
+
+    assert cli.ARCHITECTURES == runs.ARCHITECTURES
+    assert cli.ALGORITHMS == runs.ALGORITHMS
+    assert cli.PRESETS == runs.PRESETS
+
+
 def test_installed_command_bad_lr_one_line_exit_2(tmp_path):
     out = tmp_path / "run"
     p = run(*SMALL, "--out", str(out), "--no-progress", "--lr", "-0.1")
@@ -71,11 +86,22 @@ def test_bad_hyperparameters_one_line_exit_2(capsys, tmp_path, args, needle):
     assert not out.exists()
 
 
-def test_trains_and_writes_metrics(tmp_path):
+def test_version(capsys):
+    from importlib.metadata import version
+
+    with pytest.raises(SystemExit) as exc:
+        main(capsys, "--version")
+    assert exc.value.code in (0, None)
+    assert capsys.readouterr().out == f"sharpness-train {version('flatness-toolkit')}\n"
+
+
+def test_trains_and_writes_metrics(capsys, tmp_path):
     out = tmp_path / "run"
-    p = run(*SMALL, "--epochs", "20", "--eval-every", "10", "--out", str(out), "--json")
-    assert p.returncode == 0, p.stderr
-    final = json.loads(p.stdout)
+    code, stdout, err = main(
+        capsys, *SMALL, "--epochs", "20", "--eval-every", "10", "--out", str(out), "--json"
+    )
+    assert code == 0, err
+    final = json.loads(stdout)
     assert final["finished"] is True and final["epoch"] == 20 and final["test_exact"] is True
     recs = [json.loads(s) for s in (out / "metrics.jsonl").read_text().splitlines()]
     assert {"epoch", "train_loss", "sharpness", "test_error"} <= set(recs[-1])
@@ -106,19 +132,21 @@ def _kill_mid_run(out: Path, sig: int) -> int:
 
 @pytest.fixture(scope="module")
 def uninterrupted(tmp_path_factory):
+    from sharpness.training.cli import main as cli_main
+
     whole = tmp_path_factory.mktemp("cli") / "whole"
-    assert run(*LONG, "--out", str(whole), "--no-progress").returncode == 0
+    assert cli_main([*LONG, "--out", str(whole), "--no-progress"]) == 0
     return whole
 
 
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT], ids=["kill", "ctrl-c"])
-def test_rerun_after_interruption_equals_uninterrupted(tmp_path, sig, uninterrupted):
+def test_rerun_after_interruption_equals_uninterrupted(capsys, tmp_path, sig, uninterrupted):
     part = tmp_path / "part"
     code = _kill_mid_run(part, sig)
     assert code == (-9 if sig == signal.SIGKILL else 130)
     assert not (part / "final.npz").exists()  # it really was interrupted mid-run
-    p = run(*LONG, "--out", str(part), "--no-progress")
-    assert p.returncode == 0, p.stderr
+    code, _, err = main(capsys, *LONG, "--out", str(part), "--no-progress")
+    assert code == 0, err
     with np.load(uninterrupted / "final.npz") as a, np.load(part / "final.npz") as b:
         assert set(a.files) == set(b.files)
         for k in a.files:
