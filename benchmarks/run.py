@@ -285,8 +285,8 @@ def _hutchinson(net, X, y, exact: float, probes: int, seed: int = 0):
 
 def bench_traces(d: int, n: int, width: int, dense_width: int, check_width: int, probes: int):
     from constructions import sample_xor
-    from sharpness.trace.hessian import hessian_diagonal, hessian_trace
     from sharpness.reference import dense_hessian
+    from sharpness.trace.hessian import hessian_diagonal, hessian_trace
 
     ds = sample_xor(d, n, 0)
     X, y = torch.tensor(np.array(ds.X)), torch.tensor(np.array(ds.y))

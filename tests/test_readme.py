@@ -23,7 +23,11 @@ def test_ci_runs_the_readme_test_command():
 def test_the_five_line_use_runs_as_printed(capsys):
     readme = (ROOT / "README.md").read_text()
     start = readme.index("### Check any network: five lines")
-    block = readme[readme.index("```python", start) + len("```python") : readme.index("```", readme.index("```python", start) + 9)]
+    block = readme[
+        readme.index("```python", start) + len("```python") : readme.index(
+            "```", readme.index("```python", start) + 9
+        )
+    ]
     assert len([ln for ln in block.strip().splitlines() if ln.strip()]) <= 6
     exec(compile(block, "README.md", "exec"), {})
     out = capsys.readouterr().out

@@ -119,14 +119,18 @@ class NetworkReport:
         hc = self.hypercube
         if hc is not None:
             lines.append("")
-            lines.append(f"  hypercube {{-1,1}}^{self.parameters['d']} (P_xor): {_hypercube_line(hc)}")
+            lines.append(
+                f"  hypercube {{-1,1}}^{self.parameters['d']} (P_xor): {_hypercube_line(hc)}"
+            )
         details = [(c.name, c.detail) for c in self.properties + self.checks if c.detail]
         if details:
             lines += ["", "  details:"] + [f"    - {a}: {b}" for a, b in details]
         if self.not_applicable:
             lines += ["", "  not checked:"] + [f"    - {a}: {b}" for a, b in self.not_applicable]
         n_ok = sum(c.passed for c in self.checks)
-        verdict = "the theory holds on this network" if self.passed else "A CHECK OF THE THEORY FAILED"
+        verdict = (
+            "the theory holds on this network" if self.passed else "A CHECK OF THE THEORY FAILED"
+        )
         lines += ["", f"  verdict: {verdict} ({n_ok}/{len(self.checks)} checks passed)"]
         return "\n".join(lines)
 

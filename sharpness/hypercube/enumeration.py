@@ -420,7 +420,6 @@ def fast_hypercube_error(
     """
     from tqdm.auto import tqdm
 
-
     d = net.d
     if d < 2:
         raise ValueError(f"P_xor needs d >= 2, got d={d}")

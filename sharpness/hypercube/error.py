@@ -25,6 +25,7 @@ decision there follows the rules above. The classes below decide single points a
 When too many points are left to enumerate, :func:`sampled_hypercube_error` gives an *estimate* with a
 Clopper-Pearson confidence interval.
 """
+
 from __future__ import annotations
 
 import math

@@ -46,6 +46,7 @@ __all__ = [
     "one_sided_traces_mlp",
 ]
 
+
 def _as_tensors(net, X, y):
     X = as_tensor(X, net.dtype)
     y = as_tensor(y, net.dtype)

@@ -20,8 +20,8 @@ from constructions.sim_ln import (
     sim_ln_xor_memorizing_solution,
 )
 from sharpness import NonDifferentiableError, find_kinks, hessian_trace, lemma41_trace
-from sharpness.reference import dense_hessian_trace
 from sharpness.architectures.sim_ln import lemma_a12_printed, memorizing_epsilon_range
+from sharpness.reference import dense_hessian_trace
 from tests.strategies import extreme_point_datasets, sim_ln_epsilons
 from verify import Evaluation, check_interpolation
 

@@ -12,7 +12,6 @@ from hypothesis import strategies as st
 from constructions import MLP, Network, SimBN, sample_xor
 from constructions.sim_bn import condition1_dataset, lemma_a1_solution, near_flattest_sim_bn
 from sharpness import NonDifferentiableError, find_kinks, hessian_diagonal, hessian_trace
-from sharpness.reference import dense_hessian, dense_hessian_trace
 from sharpness.architectures.sim_bn import (
     INFIMUM_CONDITION_1,
     find_kinks_sim_bn,
@@ -22,6 +21,7 @@ from sharpness.architectures.sim_bn import (
     lemma41_trace_sim_bn,
     lemma_a3_bound,
 )
+from sharpness.reference import dense_hessian, dense_hessian_trace
 from tests.strategies import sim_bn_networks
 
 

@@ -11,7 +11,6 @@ from hypothesis import strategies as st
 
 from constructions import Network, SimLN, sample_xor
 from sharpness import NonDifferentiableError, find_kinks, hessian_trace, lemma41_trace
-from sharpness.reference import dense_hessian, dense_hessian_trace, naive_gradient_sq_norms
 from sharpness.architectures.sim_ln import (
     NormSwitch,
     find_kinks_sim_ln,
@@ -22,6 +21,7 @@ from sharpness.architectures.sim_ln import (
     sim_ln_regimes,
     xor_epsilon_range,
 )
+from sharpness.reference import dense_hessian, dense_hessian_trace, naive_gradient_sq_norms
 from tests.strategies import extreme_point_datasets, sim_ln_networks
 
 

@@ -17,8 +17,8 @@ from constructions import (
     sample_xor,
 )
 from sharpness.hypercube.error import EnumerationTooLargeError
-from sharpness.reference import naive_hypercube_error
 from sharpness.hypercube.pruning import branch_and_bound, coordinate_order
+from sharpness.reference import naive_hypercube_error
 
 
 def _sparse_relu_network(d: int, widths, seed: int, shift: float) -> Network:

@@ -8,10 +8,10 @@ from hypothesis import strategies as st
 
 from constructions import MLP, Network, sample_xor
 from constructions.tolerance import tolerance_for
+from sharpness.reference import dense_hessian
 from sharpness.trace.closed_form import mlp_hessian_diagonal, sim_ln_hessian_diagonal
 from sharpness.trace.hessian import hessian_diagonal, hessian_trace
 from sharpness.trace.kinks import NonDifferentiableError
-from sharpness.reference import dense_hessian
 from tests.strategies import random_networks, sim_ln_networks
 
 TOL = tolerance_for(torch.float64)

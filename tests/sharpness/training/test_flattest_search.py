@@ -10,6 +10,7 @@ import torch
 from constructions import sample_xor
 from constructions.sim_bn import condition1_dataset
 from sharpness import hessian_trace, jacobian_lower_bound
+from sharpness.reference import dense_hessian_trace, naive_hypercube_error
 from sharpness.training.flattest_search import (
     SearchSettings,
     cached_search,
@@ -17,7 +18,6 @@ from sharpness.training.flattest_search import (
     flattest_search,
     summary_table,
 )
-from sharpness.reference import dense_hessian_trace, naive_hypercube_error
 
 SMALL = dict(starts=2, steps=150)
 

@@ -9,8 +9,8 @@ import torch
 
 from constructions.architectures import Network
 from constructions.tolerance import tolerance_for
-from sharpness.training.algorithms import Loss, StepRule, reference_train
 from sharpness.reference import dense_hessian_trace
+from sharpness.training.algorithms import Loss, StepRule, reference_train
 from sharpness.training.runs import (
     Phase,
     TrainConfig,
