@@ -187,7 +187,7 @@ def bench_pruning(d: int, n: int, naive_rate: float, check_d: int) -> list[Row]:
 
 
 def _networks(d: int, width: int, ds):
-    from constructions import MLP, Network, SimBN, SimLN, random_network
+    from constructions import Network, SimBN, SimLN, random_network
 
     g = torch.Generator().manual_seed(7)
     nets = {
@@ -204,35 +204,29 @@ def _networks(d: int, width: int, ds):
     nets["2-MLP-Sim-LN"] = Network(SimLN(0.1), p)
     pb = dict(p, gamma=torch.randn(width, generator=g, dtype=torch.float64))
     nets["2-MLP-Sim-BN"] = Network(SimBN(), pb, reference=ds.X)
-    assert all(isinstance(v.arch, MLP | SimLN | SimBN) for v in nets.values())
     return nets
 
 
 def _backpack(net, X, y):
-    """BackPACK DiagHessian on the same ReLU MLP: (function returning the diagonal dict) or None."""
-    from constructions import MLP
+    """BackPACK DiagHessian on the same ReLU MLP: (function returning the diagonal dict) or None.
 
-    arch = net.arch
-    if not isinstance(arch, MLP) or arch.activation != "relu":
+    The torch model is :func:`constructions.to_torch` of the network; architectures it does not
+    map (Sim-LN, Sim-BN) and softplus (BackPACK's DiagHessian has no softplus) have no baseline.
+    """
+    from constructions import to_torch
+
+    if net.arch.activation != "relu":
+        return None
+    try:
+        model = to_torch(net)
+    except ValueError:
         return None
     try:
         from backpack import backpack, extend
         from backpack.extensions import DiagHessian
     except ImportError:
         return None
-    p = net.param_dict()
-    layers = []
-    for j in range(1, arch.depth + 1):
-        W = p[f"W{j}"]
-        lin = torch.nn.Linear(W.shape[1], W.shape[0], bias=(j == 1 and arch.bias)).double()
-        with torch.no_grad():
-            lin.weight.copy_(W)
-            if j == 1 and arch.bias:
-                lin.bias.copy_(p["b1"])
-        layers.append(lin)
-        if j < arch.depth:
-            layers.append(torch.nn.ReLU())
-    model = extend(torch.nn.Sequential(*layers))
+    model = extend(model)
     lossf = extend(torch.nn.MSELoss())
     yy = y[:, None]
 
@@ -254,7 +248,7 @@ def _backpack(net, X, y):
 
 def autograd_diagonal(net, X, y):
     """The generic autograd path of :mod:`sharpness.trace.hessian` (one HVP per hidden unit),
-    bypassing the closed forms registered in its dispatch table: the width-500 reference."""
+    bypassing the closed forms the architectures register: the width-500 reference."""
     from sharpness.trace.hessian import autograd_hessian_diagonal
 
     return autograd_hessian_diagonal(net, X, y)

@@ -344,7 +344,7 @@ def _layer_order(name: str) -> tuple[int, str]:
 def architecture(key: str, depth: int = 2, *, eps: float | None = None):
     """Architecture from a command-line key: "bias", "nobias", "bias-softplus" (or "softplus"),
     "nobias-softplus", the same with an output bias ("bias-out", "nobias-out", "bias-out-softplus",
-    "nobias-out-softplus"), "simln" (eps: its epsilon) or "simbn".
+    "nobias-out-softplus"), "simln" (eps: its epsilon), "simbn" or "simbn-nobias".
 
     Raises:
         ValueError: for an unknown key or a bad depth.
@@ -360,7 +360,11 @@ def architecture(key: str, depth: int = 2, *, eps: float | None = None):
         "bias-out-softplus": (True, "softplus", True),
         "nobias-out-softplus": (False, "softplus", True),
     }
-    special = {"simln": lambda: SimLN(**({} if eps is None else {"eps": eps})), "simbn": SimBN}
+    special = {
+        "simln": lambda: SimLN(**({} if eps is None else {"eps": eps})),
+        "simbn": SimBN,
+        "simbn-nobias": lambda: SimBN(bias=False),
+    }
     if key in special:
         if depth != 2:
             raise ValueError(f"{key} is a 2-layer architecture, got depth {depth}")

@@ -34,6 +34,7 @@ from types import MappingProxyType
 __all__ = [
     "ArchitectureOps",
     "CubeFamily",
+    "TrainingHead",
     "Operation",
     "UnsupportedOperationError",
     "ops_for",
@@ -64,6 +65,14 @@ class CubeFamily(enum.StrEnum):
     MLP = "mlp"  #: any depth, ReLU or softplus: generic enumeration with rounding bounds
 
 
+class TrainingHead(enum.StrEnum):
+    """The closed-form per-example gradient a training engine uses (:mod:`sharpness.training`)."""
+
+    LINEAR = "linear"  #: f = W2 . sigma(W1 x + b1): 2-layer MLP (rank-one per-example gradient)
+    SIM_LN = "sim_ln"  #: f = W2 . h / max{||h||, eps}
+    SIM_BN = "sim_bn"  #: f = (gamma W2 / a) . relu(W1 x + b1), a over the whole training set
+
+
 class UnsupportedOperationError(NotImplementedError, ValueError):
     """An operation that an architecture declares it cannot do, with the reason."""
 
@@ -90,6 +99,11 @@ class ArchitectureOps:
         hidden_twin: ``net -> Network``, an MLP with the same hidden ReLU layers, for
             Definition 4.2 (None where memorization is not defined).
         sign_twin: ``net -> Network`` with sign f_twin = sign f everywhere (None: itself).
+        training_head: ``arch -> TrainingHead | None``, the closed-form gradient the training
+            engines use (None: the autograd engine).
+        f_diagonal_vanishes: ``arch -> bool``, whether the diagonal of the Hessian of f is zero
+            wherever it exists (ReLU MLPs: f is piecewise linear in each single parameter), so
+            Tr(nabla^2 L) = (2/n) sum ||grad f||^2 on and off interpolation.
         limits: operation -> why it is not available.
     """
 
@@ -104,6 +118,8 @@ class ArchitectureOps:
     cube_twin: Callable | None = None
     hidden_twin: Callable | None = None
     sign_twin: Callable | None = None
+    training_head: Callable | None = None
+    f_diagonal_vanishes: Callable | None = None
     accepts: Callable | None = None
     limits: Mapping[Operation, str] = field(default_factory=dict)
 

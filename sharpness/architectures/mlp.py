@@ -17,7 +17,13 @@ from __future__ import annotations
 
 from constructions.architectures import MLP
 from sharpness.bounds.jacobian import jacobian_lower_bound
-from sharpness.registry import ArchitectureOps, CubeFamily, UnsupportedOperationError, register
+from sharpness.registry import (
+    ArchitectureOps,
+    CubeFamily,
+    TrainingHead,
+    UnsupportedOperationError,
+    register,
+)
 from sharpness.trace.closed_form import mlp_hessian_diagonal
 from sharpness.trace.hessian import one_sided_traces_mlp
 from sharpness.trace.kinks import find_relu_kinks
@@ -65,5 +71,7 @@ OPS = register(
         lower_bounds=mlp_lower_bounds,
         cube_family=_cube_family,
         hidden_twin=_hidden_twin,
+        training_head=lambda arch: TrainingHead.LINEAR if arch.depth == 2 else None,
+        f_diagonal_vanishes=lambda arch: arch.activation == "relu",
     )
 )

@@ -45,7 +45,12 @@ from scipy.optimize import minimize_scalar
 
 from constructions.architectures import MLP, Network
 from sharpness.bounds.jacobian import jacobian_lower_bound
-from sharpness.registry import ArchitectureOps, CubeFamily, UnsupportedOperationError, register
+from sharpness.registry import (
+    ArchitectureOps,
+    CubeFamily,
+    UnsupportedOperationError,
+    register,
+)
 from sharpness.trace.closed_form import mlp_hessian_diagonal
 from sharpness.trace.hessian import _as_tensors, one_sided_traces_mlp
 from sharpness.trace.kinks import find_relu_kinks
@@ -198,5 +203,7 @@ OPS = register(
         cube_family=_cube_family,
         cube_twin=cube_twin,
         hidden_twin=_hidden_twin,
+        training_head=lambda arch: None,  # the closed-form engines have no output bias
+        f_diagonal_vanishes=lambda arch: arch.activation == "relu",
     )
 )

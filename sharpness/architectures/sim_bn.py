@@ -76,7 +76,7 @@ from constructions._checks import as_tensor
 from constructions.architectures import MLP, Network, SimBN
 from constructions.tolerance import tolerance_for
 from sharpness._rounding import bounded_forward
-from sharpness.registry import ArchitectureOps, CubeFamily, Operation, register
+from sharpness.registry import ArchitectureOps, CubeFamily, Operation, TrainingHead, register
 from sharpness.trace.kinks import Kink, KinkReport, NonDifferentiableError
 
 __all__ = [
@@ -456,6 +456,8 @@ OPS = register(
         lower_bounds=_sim_bn_lower_bounds,
         cube_family=lambda arch: CubeFamily.SIM_BN,
         hidden_twin=_relu_layer,
+        training_head=lambda arch: TrainingHead.SIM_BN,
+        f_diagonal_vanishes=lambda arch: False,
         limits={
             Operation.ONE_SIDED: "the one-sided traces at a Sim-BN kink are not derived (the "
             "batch statistics couple every training point)",

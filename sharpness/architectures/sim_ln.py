@@ -72,7 +72,7 @@ from constructions._checks import as_tensor, check_int, check_positive_float
 from constructions.architectures import MLP, Network, SimLN
 from constructions.tolerance import tolerance_for
 from sharpness._rounding import bounded_forward, unit_roundoff
-from sharpness.registry import ArchitectureOps, CubeFamily, register
+from sharpness.registry import ArchitectureOps, CubeFamily, TrainingHead, register
 from sharpness.trace.closed_form import sim_ln_hessian_diagonal
 from sharpness.trace.kinks import Kink, KinkReport
 from sharpness.trace.lemma_4_1 import gradient_sq_norms
@@ -458,5 +458,7 @@ OPS = register(
         cube_family=lambda arch: CubeFamily.SIM_LN,
         hidden_twin=_relu_part,
         sign_twin=_relu_part,
+        training_head=lambda arch: TrainingHead.SIM_LN,
+        f_diagonal_vanishes=lambda arch: False,
     )
 )

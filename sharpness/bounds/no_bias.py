@@ -78,7 +78,7 @@ __all__ = [
 
 def _require_nobias(net) -> None:
     arch = net.arch
-    if type(arch).__name__ != "MLP" or arch.depth != 2 or arch.bias or arch.activation != "relu":
+    if arch.param_names != ("W1", "W2") or arch.activation != "relu":
         raise ValueError(f"need a 2-MLP-No-Bias network, got {arch.name}")
 
 

@@ -63,7 +63,7 @@ import numpy as np
 import torch
 from torch.func import grad, vmap
 
-from constructions.architectures import MLP, SimBN, SimLN
+from sharpness.registry import TrainingHead, ops_for
 from sharpness.training.kernels import KernelUnavailableError, OneSamArgs, load_kernel
 
 __all__ = [
@@ -249,6 +249,12 @@ def reference_train(arch, params, X, y, batches, rule, *, noises=None, projectio
 # --------------------------------------------------------------------------------------------
 # Closed-form engine in torch, batched over runs
 # --------------------------------------------------------------------------------------------
+def training_head(arch) -> TrainingHead | None:
+    """The closed-form gradient the registry declares for ``arch`` (None: autograd only)."""
+    ops = ops_for(arch)
+    return ops.training_head(arch) if ops.training_head is not None else None
+
+
 def _act(name):
     if name == "relu":
         return torch.relu, lambda z: (z > 0).to(z.dtype)
@@ -266,9 +272,10 @@ class TorchEngine:
     """
 
     def __init__(self, arch):
-        if isinstance(arch, MLP) and arch.depth != 2:
-            raise ValueError("TorchEngine handles 2-layer networks; use AutogradEngine")
-        if not isinstance(arch, MLP | SimLN | SimBN):
+        self.head = training_head(arch)
+        if self.head is None:
+            if arch.depth != 2:
+                raise ValueError("TorchEngine handles 2-layer networks; use AutogradEngine")
             raise ValueError(f"no closed form for {arch!r}")
         self.arch = arch
         self.sigma, self.dsigma = _act(arch.activation)
@@ -289,7 +296,7 @@ class TorchEngine:
         if noise is not None:
             yb = yb + noise
         out = {}
-        if isinstance(arch, SimBN):
+        if self.head is TrainingHead.SIM_BN:
             Z = torch.bmm(X, W1.transpose(1, 2))  # (R, n, m)
             if bias:
                 Z = Z + P["b1"][:, None, :]
@@ -324,7 +331,7 @@ class TorchEngine:
                 Z = Z + P["b1"][:, None, :]
             H = self.sigma(Z)
             S = self.dsigma(Z)
-            if isinstance(arch, SimLN):
+            if self.head is TrainingHead.SIM_LN:
                 nrm = torch.linalg.vector_norm(H, dim=2, keepdim=True)
                 den = torch.clamp(nrm, min=arch.eps)
                 U = H / den
@@ -423,9 +430,10 @@ class CEngine:
     """
 
     def __init__(self, arch, threads: int = 1):
-        if isinstance(arch, SimBN) or arch.couples_examples:
+        head = training_head(arch)
+        if head is TrainingHead.SIM_BN or arch.couples_examples:
             raise ValueError("CEngine handles architectures whose examples do not interact")
-        if not isinstance(arch, MLP | SimLN) or arch.depth != 2:
+        if head not in (TrainingHead.LINEAR, TrainingHead.SIM_LN):
             raise ValueError(f"CEngine handles 2-layer MLPs and Sim-LN, got {arch!r}")
         self.arch = arch
         self.threads = max(1, int(threads))
@@ -457,8 +465,9 @@ class CEngine:
                 raise ValueError(f"noise must have shape ({R}, {T})")
         work = np.empty(R * 9 * m, dtype=npdt)
         fn = self.kernel.f64 if dtype == torch.float64 else self.kernel.f32
-        head = 1 if isinstance(arch, SimLN) else 0
-        eps = arch.eps if isinstance(arch, SimLN) else 0.0
+        sim_ln = training_head(arch) is TrainingHead.SIM_LN
+        head = 1 if sim_ln else 0
+        eps = arch.eps if sim_ln else 0.0
         act = 0 if arch.activation == "relu" else 1
         args = OneSamArgs.of(
             runs=R,
@@ -501,7 +510,7 @@ def engine_for(arch, batch_size: int, backend: str = "auto", threads: int = 1):
     """
     if backend not in ("auto", "c", "torch", "autograd"):
         raise ValueError(f"backend must be auto, c, torch or autograd, got {backend!r}")
-    two_layer = not (isinstance(arch, MLP) and arch.depth != 2)
+    two_layer = training_head(arch) is not None
     if backend == "autograd" or not two_layer:
         if backend in ("c", "torch") and not two_layer:
             raise ValueError(f"backend {backend!r} handles 2-layer networks only")

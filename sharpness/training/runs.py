@@ -79,10 +79,11 @@ import torch
 from tqdm.auto import tqdm
 
 from constructions._checks import check_int
-from constructions.architectures import Network, SimBN, SimLN, architecture
+from constructions.architectures import Network, architecture
 from constructions.dataset import Dataset
 from constructions.hypercube import sample_xor
-from sharpness.training.algorithms import CEngine, Loss, StepRule, engine_for
+from sharpness.registry import TrainingHead, ops_for
+from sharpness.training.algorithms import CEngine, Loss, StepRule, engine_for, training_head
 
 __all__ = [
     "ALGORITHMS",
@@ -328,13 +329,8 @@ class TrainConfig:
 
 def build_arch(config: TrainConfig):
     """The :mod:`constructions.architectures` object of a configuration."""
-    if config.arch == "simbn":
-        return SimBN(bias=True)
-    if config.arch == "simbn-nobias":
-        return SimBN(bias=False)
-    if config.arch == "simln":
-        return SimLN(eps=config.ln_eps)
-    return architecture(config.arch, depth=config.depth)
+    eps = config.ln_eps if config.arch == "simln" else None
+    return architecture(config.arch, depth=config.depth, eps=eps)
 
 
 # --------------------------------------------------------------------------------------------
@@ -468,7 +464,7 @@ def initial_params(config: TrainConfig, arch=None) -> dict[str, torch.Tensor]:
         params["b1"] = draw((dims[1],), dims[0])
     for j in range(2, arch.depth + 1):
         params[f"W{j}"] = draw((dims[j], dims[j - 1]), dims[j - 1])
-    if isinstance(arch, SimBN):
+    if "gamma" in arch.param_names:  # Sim-BN's per-neuron scale (note 1)
         g0 = 1.0 if config.gamma_init == "one" else 1.0 / math.sqrt(dims[1])
         params["gamma"] = torch.full((dims[1],), g0, dtype=torch.float64)
     for k in ("W1", "b1"):
@@ -507,7 +503,7 @@ def _no_relu_kink(net, X) -> bool:
     bound = (k * u / (1 - k * u)) * A
     if not bool(torch.all(Z.abs() > 2 * bound)):
         return False
-    if isinstance(arch, SimLN):
+    if training_head(arch) is TrainingHead.SIM_LN:
         nrm = torch.linalg.vector_norm(torch.relu(Z), dim=1)
         return bool(torch.all((nrm - arch.eps).abs() > 1e-9 * arch.eps))
     return True
@@ -547,7 +543,7 @@ def closed_form_trace(net, X, y, loss: Loss | None = None) -> float:
         h = torch.logaddexp(z, torch.zeros_like(z))
         s1 = torch.sigmoid(z)
         s2 = s1 * (1 - s1)
-    if isinstance(arch, SimLN):
+    if training_head(arch) is TrainingHead.SIM_LN:
         N = torch.linalg.vector_norm(h, dim=1, keepdim=True)
         big = N > arch.eps
         den = torch.where(big, N, torch.full_like(N, arch.eps))
@@ -587,7 +583,8 @@ def exact_sharpness(net, X, y, loss: Loss | None = None) -> tuple[float | None, 
     try:
         safe = _no_relu_kink(net, X)
         closed = not net.arch.couples_examples and net.arch.depth == 2
-        if loss.kind == "mse" and not (closed and isinstance(net.arch, SimLN)):
+        sim_ln = training_head(net.arch) is TrainingHead.SIM_LN
+        if loss.kind == "mse" and not (closed and sim_ln):
             return hessian_trace(net, X, y, check_kinks=not safe), ""
         if not closed:
             return None, f"no exact sharpness for the logistic loss on {net.arch.name}"
@@ -614,11 +611,11 @@ def one_sided_sharpness(net, X, loss: Loss | None = None) -> tuple[float, float]
     a convention could assign lies between them; a comparison that holds for both is
     convention-free.
     """
-    from constructions.architectures import MLP
-
     loss = loss or Loss()
-    arch = net.arch
-    if not isinstance(arch, MLP) or arch.activation != "relu" or loss.kind != "mse":
+    ops = ops_for(net)
+    if ops.f_diagonal_vanishes is None or not ops.f_diagonal_vanishes(net.arch):
+        return None
+    if loss.kind != "mse":
         return None
     from sharpness.trace.hessian import one_sided_traces
 
