@@ -3,7 +3,7 @@
 from importlib.metadata import version as _metadata_version
 
 from constructions.architectures import MLP, Network, SimBN, SimLN, architecture
-from constructions.construction import Construction
+from constructions.construction import Construction, Form
 from constructions.dataset import Dataset, dataset_from_arrays, load_dataset
 from constructions.extreme_points import (
     ExtremePointCertificate,
@@ -60,6 +60,7 @@ __all__ = [
     "architecture",
     # constructions
     "Construction",
+    "Form",
     "memorizing_solution",
     "memorizing_scalings",
     "four_neuron_solution",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import types
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -9,7 +10,22 @@ from typing import Any
 
 from constructions.architectures import Network
 
-__all__ = ["Construction"]
+__all__ = ["Construction", "Form"]
+
+
+class Form(enum.StrEnum):
+    """Which formula a builder follows: the paper's as printed, or our verified correction."""
+
+    PRINTED = "printed"
+    CORRECTED = "corrected"
+
+    @classmethod
+    def parse(cls, value) -> Form:
+        """``value`` as a :class:`Form`, or ValueError naming it."""
+        try:
+            return cls(value)
+        except ValueError:
+            raise ValueError(f"form must be 'printed' or 'corrected', got {value!r}") from None
 
 
 @dataclass(frozen=True, eq=False)
@@ -33,6 +49,5 @@ class Construction:
     notes: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        if self.form not in ("printed", "corrected"):
-            raise ValueError(f"form must be 'printed' or 'corrected', got {self.form!r}")
+        object.__setattr__(self, "form", Form.parse(self.form))
         object.__setattr__(self, "parameters", types.MappingProxyType(dict(self.parameters)))

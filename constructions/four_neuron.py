@@ -33,7 +33,7 @@ import numpy as np
 
 from constructions._checks import check_int, check_positive_float
 from constructions.architectures import MLP, Network
-from constructions.construction import Construction
+from constructions.construction import Construction, Form
 
 __all__ = ["four_neuron_solution", "printed_r", "flattest_r"]
 
@@ -74,8 +74,7 @@ def four_neuron_solution(
     d = check_int("d", d, minimum=2)
     width = check_int("width", width, minimum=4)
     depth = check_int("depth", depth, minimum=2)
-    if form not in ("printed", "corrected"):
-        raise ValueError(f"form must be 'printed' or 'corrected', got {form!r}")
+    form = Form.parse(form)
     if depth > 2 and form == "printed":
         raise ValueError("Eq. (5) is printed for depth 2 only; use form='corrected' for depth >= 3")
     if r is not None:

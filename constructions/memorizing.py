@@ -36,7 +36,7 @@ import numpy as np
 
 from constructions._checks import check_int, check_positive_float
 from constructions.architectures import MLP, Network
-from constructions.construction import Construction
+from constructions.construction import Construction, Form
 from constructions.dataset import Dataset
 from constructions.extreme_points import (
     resolve_directions,
@@ -89,8 +89,7 @@ def memorizing_solution(
             is not a vertex of the convex hull.
     """
     depth = check_int("depth", depth, minimum=2)
-    if form not in ("printed", "corrected"):
-        raise ValueError(f"form must be 'printed' or 'corrected', got {form!r}")
+    form = Form.parse(form)
     cert = resolve_directions(dataset.X, directions)
     eps = 0.5 * cert.min_margin if epsilon is None else check_positive_float("epsilon", epsilon)
     if not np.isfinite(eps):  # n == 1: any epsilon works
@@ -190,8 +189,7 @@ def memorizing_weights_interval(
         ValueError: for bad arguments, as :func:`memorizing_solution`.
     """
     depth = check_int("depth", depth, minimum=2)
-    if form not in ("printed", "corrected"):
-        raise ValueError(f"form must be 'printed' or 'corrected', got {form!r}")
+    form = Form.parse(form)
     cert = resolve_directions(dataset.X, directions)
     eps = 0.5 * cert.min_margin if epsilon is None else check_positive_float("epsilon", epsilon)
     if not np.isfinite(eps):  # n == 1: any epsilon works

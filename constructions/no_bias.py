@@ -37,7 +37,7 @@ import torch
 
 from constructions._checks import as_tensor, check_int
 from constructions.architectures import MLP, Network
-from constructions.construction import Construction
+from constructions.construction import Construction, Form
 
 __all__ = [
     "a24_balanced_trace",
@@ -85,8 +85,7 @@ def a24_solution(d: int, epsilon: float = 0.1, *, form: str = "printed", X=None)
     """
     d = check_int("d", d, minimum=2)
     eps = _check_eps(epsilon)
-    if form not in ("printed", "corrected"):
-        raise ValueError(f"form must be 'printed' or 'corrected', got {form!r}")
+    form = Form.parse(form)
     W1, W2 = _printed_weights(d, eps)
     net = Network(MLP(2, bias=False), {"W1": W1, "W2": W2})
     notes: tuple[str, ...] = ()

@@ -59,7 +59,7 @@ import numpy as np
 
 from constructions._checks import check_int, check_positive_float
 from constructions.architectures import Network, SimBN
-from constructions.construction import Construction
+from constructions.construction import Construction, Form
 from constructions.dataset import Dataset
 
 __all__ = [
@@ -316,8 +316,7 @@ def lemma_a1_solution(d: int, *, width: int = 4, form: str = "corrected") -> Con
     """
     d = check_int("d", d, minimum=2)
     width = check_int("width", width, minimum=4)
-    if form not in ("printed", "corrected"):
-        raise ValueError(f"form must be 'printed' or 'corrected', got {form!r}")
+    form = Form.parse(form)
     W1, b1, W2, gamma = _quadrant_weights(d, width, 1.0, 0.5, form == "corrected", form)
     if form == "corrected":
         gamma[:4] = 1.0

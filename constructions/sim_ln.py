@@ -74,7 +74,7 @@ import numpy as np
 
 from constructions._checks import check_int, check_positive_float
 from constructions.architectures import Network, SimLN
-from constructions.construction import Construction
+from constructions.construction import Construction, Form
 from constructions.dataset import Dataset
 from constructions.extreme_points import (
     resolve_directions,
@@ -98,8 +98,7 @@ _SIGNS_CORRECTED = [(0, 0), (0, 1), (1, 0), (1, 1)]  # (i, j) for neuron 2i + j 
 
 
 def _check_form(form: str) -> str:
-    if form not in ("printed", "corrected"):
-        raise ValueError(f"form must be 'printed' or 'corrected', got {form!r}")
+    form = Form.parse(form)
     return form
 
 

@@ -22,6 +22,7 @@ import sympy as sp
 
 from constructions._checks import check_int
 from constructions.architectures import MLP
+from constructions.construction import Form
 from constructions.extreme_points import certify_extreme_points
 
 __all__ = [
@@ -128,8 +129,7 @@ def exact_memorizing_solution(
         form: "corrected" or "printed" (differ for D >= 3, see constructions.memorizing).
     """
     depth = check_int("depth", depth, minimum=2)
-    if form not in ("printed", "corrected"):
-        raise ValueError(f"form must be 'printed' or 'corrected', got {form!r}")
+    form = Form.parse(form)
     Xf = np.asarray(X, dtype=np.float64)
     Xs = rational_matrix(Xf)
     ys = [sp.Rational(float(v)) for v in np.asarray(y, dtype=np.float64)]

@@ -22,6 +22,7 @@ import sympy as sp
 
 from constructions._checks import check_int
 from constructions.architectures import SimLN
+from constructions.construction import Form
 from constructions.symbolic import ExactConstruction, _exact_directions, rational_matrix
 
 __all__ = [
@@ -51,8 +52,7 @@ def exact_epsilon(value, name: str = "eps") -> sp.Expr:
 
 
 def _check_form(form: str) -> str:
-    if form not in ("printed", "corrected"):
-        raise ValueError(f"form must be 'printed' or 'corrected', got {form!r}")
+    form = Form.parse(form)
     return form
 
 

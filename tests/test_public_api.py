@@ -9,6 +9,7 @@ EXPECTED = {
         "Condition1Report",
         "Construction",
         "Dataset",
+        "Form",
         "ExtremePointCertificate",
         "MLP",
         "Network",

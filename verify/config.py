@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from constructions import Dataset
 from constructions._checks import check_int, check_positive_float
+from constructions.construction import Form
 from sharpness import DEFAULT_MAX_POINTS
 
 __all__ = ["ClaimConfig", "DEFAULT_D", "DEFAULT_N"]
@@ -70,8 +71,7 @@ class ClaimConfig:
         object.__setattr__(self, "seed", check_int("seed", self.seed, minimum=0))
         if self.epsilon is not None:
             object.__setattr__(self, "epsilon", check_positive_float("epsilon", self.epsilon))
-        if self.form not in ("corrected", "printed"):
-            raise ValueError(f"form must be 'corrected' or 'printed', got {self.form!r}")
+        object.__setattr__(self, "form", Form.parse(self.form))
         if self.hypercube_samples is not None:
             object.__setattr__(
                 self,

@@ -70,6 +70,7 @@ from torch.func import grad, vmap
 
 from constructions._checks import as_tensor, check_int, check_positive_float
 from constructions.architectures import MLP, Network, SimLN
+from constructions.construction import Form
 from constructions.tolerance import tolerance_for
 from sharpness._rounding import bounded_forward, unit_roundoff
 from sharpness.registry import ArchitectureOps, CubeFamily, TrainingHead, register
@@ -379,8 +380,7 @@ def memorizing_epsilon_range(X, y, form: str = "corrected") -> EpsilonRange:
     small" is eps < min_i c_i. Zero labels are left out: for them no eps helps (the verifier
     reports it separately).
     """
-    if form not in ("printed", "corrected"):
-        raise ValueError(f"form must be 'printed' or 'corrected', got {form!r}")
+    form = Form.parse(form)
     c = _constants(X, y)
     c = np.sort(c[c > 0])
     paper = "eps 'sufficiently small' (no value given)"
@@ -419,8 +419,7 @@ def xor_epsilon_range(d: int, form: str = "corrected") -> EpsilonRange:
     beyond 2 sqrt(d+1)).
     """
     d = check_int("d", d, minimum=2)
-    if form not in ("printed", "corrected"):
-        raise ValueError(f"form must be 'printed' or 'corrected', got {form!r}")
+    form = Form.parse(form)
     paper = f"eps < sqrt(d+1) = {math.sqrt(d + 1):.12g}"
     if form == "corrected":
         return EpsilonRange(_ALL, math.inf, False, "every eps > 0", paper)
