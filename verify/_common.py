@@ -61,11 +61,11 @@ def check_epsilon(epsilon: float, min_margin: float) -> CheckResult:
         else "epsilon >= a margin: some neuron also fires at another training point"
     )
     return CheckResult(
-        "epsilon < min margin",
-        ok,
-        epsilon,
-        f"< {min_margin:.12g}",
-        "strict",
-        detail,
+        name="epsilon < min margin",
+        passed=ok,
+        value=epsilon,
+        expected=f"< {min_margin:.12g}",
+        tolerance="strict",
+        detail=detail,
         kind="certificate",
     )

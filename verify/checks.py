@@ -155,22 +155,22 @@ def check_extreme_points(dataset: Dataset, certificate=None) -> CheckResult:
     except ValueError as exc:  # NotExtremePointsError names the point
         where = f"point {exc.index}" if isinstance(exc, NotExtremePointsError) else "directions"
         return CheckResult(
-            "extreme points (Def. 4.1)",
-            False,
-            where,
-            "> 0 margins",
-            "certified",
-            str(exc),
+            name="extreme points (Def. 4.1)",
+            passed=False,
+            value=where,
+            expected="> 0 margins",
+            tolerance="certified",
+            detail=str(exc),
             kind="certificate",
         )
     source = "LP (HiGHS)" if cert.method == "lp" else f"{cert.method!r} direction"
     return CheckResult(
-        "extreme points (Def. 4.1)",
-        True,
-        cert.min_margin,
-        "> 0",
-        "certified",
-        f"{source} margins of all {dataset.n} points, recomputed in float64",
+        name="extreme points (Def. 4.1)",
+        passed=True,
+        value=cert.min_margin,
+        expected="> 0",
+        tolerance="certified",
+        detail=f"{source} margins of all {dataset.n} points, recomputed in float64",
         kind="certificate",
     )
 
@@ -189,7 +189,12 @@ def check_interpolation(ev: Evaluation) -> CheckResult:
             f"f = {float(ev.outputs[i]):.6g}, y = {float(ev.y[i]):.6g}"
         )
     return CheckResult(
-        "interpolation", bad.numel() == 0, float(res.max()), 0.0, ev.tol.describe(), detail
+        name="interpolation",
+        passed=bad.numel() == 0,
+        value=float(res.max()),
+        expected=0.0,
+        tolerance=ev.tol.describe(),
+        detail=detail,
     )
 
 
@@ -204,7 +209,13 @@ def check_memorization(ev: Evaluation) -> CheckResult:
         twin = ops_for(ev.net).require(Operation.MEMORIZATION, arch)(ev.net)
     except ValueError as exc:
         return CheckResult(
-            "memorization (Def. 4.2)", False, None, 0, "exact", str(exc), kind="exact"
+            name="memorization (Def. 4.2)",
+            passed=False,
+            value=None,
+            expected=0,
+            tolerance="exact",
+            detail=str(exc),
+            kind="exact",
         )
     violations = memorization_violations(twin, ev.X)
     detail = (
@@ -213,12 +224,12 @@ def check_memorization(ev: Evaluation) -> CheckResult:
         else "; ".join(violations[:3]) + ("; ..." if len(violations) > 3 else "")
     )
     return CheckResult(
-        "memorization (Def. 4.2)",
-        not violations,
-        len(violations),
-        0,
-        "exact",
-        detail or f"one-hot and injective at all {arch.depth - 1} hidden layer(s)",
+        name="memorization (Def. 4.2)",
+        passed=not violations,
+        value=len(violations),
+        expected=0,
+        tolerance="exact",
+        detail=detail or f"one-hot and injective at all {arch.depth - 1} hidden layer(s)",
         kind="exact",
     )
 
@@ -227,12 +238,12 @@ def check_differentiability(ev: Evaluation) -> CheckResult:
     """No training point sits on a ReLU kink that makes the Hessian undefined."""
     fatal = len(ev.kinks.fatal)
     return CheckResult(
-        "twice differentiable at theta",
-        fatal == 0,
-        fatal,
-        0,
-        "exact",
-        ev.kinks.summary(),
+        name="twice differentiable at theta",
+        passed=fatal == 0,
+        value=fatal,
+        expected=0,
+        tolerance="exact",
+        detail=ev.kinks.summary(),
         kind="exact",
     )
 
@@ -241,15 +252,22 @@ def check_trace_identity(ev: Evaluation) -> CheckResult:
     """Lemma 4.1: exact Tr(nabla^2 L) equals (2/n) sum ||grad f(x_i)||^2."""
     name = "Tr(H) = (2/n) sum ||grad f||^2 (Lemma 4.1)"
     if ev.trace is None:
-        return CheckResult(name, False, None, ev.lemma41, ev.tol.describe(), ev.undefined_detail())
+        return CheckResult(
+            name=name,
+            passed=False,
+            value=None,
+            expected=ev.lemma41,
+            tolerance=ev.tol.describe(),
+            detail=ev.undefined_detail(),
+        )
     ok = ev.tol.close(ev.trace, ev.lemma41)
     return CheckResult(
-        name,
-        ok,
-        ev.trace,
-        ev.lemma41,
-        ev.tol.describe(),
-        f"exact Hessian trace (true second derivatives, no estimator) vs per-example gradients; "
+        name=name,
+        passed=ok,
+        value=ev.trace,
+        expected=ev.lemma41,
+        tolerance=ev.tol.describe(),
+        detail=f"exact Hessian trace (true second derivatives, no estimator) vs per-example gradients; "
         f"difference {ev.trace - ev.lemma41:.3e}",
     )
 
@@ -263,7 +281,14 @@ def check_trace_bound(ev: Evaluation, name: str | None = None, bound_note: str =
     b = ev.bound
     name = name or f"Tr(H) = lower bound (D={b.depth})"
     if ev.trace is None:
-        return CheckResult(name, False, None, b.trace, ev.tol.describe(), ev.undefined_detail())
+        return CheckResult(
+            name=name,
+            passed=False,
+            value=None,
+            expected=b.trace,
+            tolerance=ev.tol.describe(),
+            detail=ev.undefined_detail(),
+        )
     ok = ev.tol.close(ev.trace, b.trace)
     gap = ev.trace - b.trace
     if ok:
@@ -274,7 +299,14 @@ def check_trace_bound(ev: Evaluation, name: str | None = None, bound_note: str =
         detail = (
             f"trace exceeds the bound by {gap:.6g} (ratio {ev.trace / b.trace:.6g}): not flattest"
         )
-    return CheckResult(name, ok, ev.trace, b.trace, ev.tol.describe(), detail)
+    return CheckResult(
+        name=name,
+        passed=ok,
+        value=ev.trace,
+        expected=b.trace,
+        tolerance=ev.tol.describe(),
+        detail=detail,
+    )
 
 
 def check_bound_respected(ev: Evaluation) -> CheckResult:
@@ -282,15 +314,22 @@ def check_bound_respected(ev: Evaluation) -> CheckResult:
     b = ev.bound
     name = "Tr(H) >= lower bound"
     if ev.trace is None:
-        return CheckResult(name, False, None, b.trace, ev.tol.describe(), ev.undefined_detail())
+        return CheckResult(
+            name=name,
+            passed=False,
+            value=None,
+            expected=b.trace,
+            tolerance=ev.tol.describe(),
+            detail=ev.undefined_detail(),
+        )
     ok = ev.trace >= b.trace - ev.tol.allowed(b.trace)
     return CheckResult(
-        name,
-        ok,
-        ev.trace,
-        f">= {b.trace:.12g}",
-        ev.tol.describe(),
-        f"ratio trace/bound = {ev.trace / b.trace:.6g}"
+        name=name,
+        passed=ok,
+        value=ev.trace,
+        expected=f">= {b.trace:.12g}",
+        tolerance=ev.tol.describe(),
+        detail=f"ratio trace/bound = {ev.trace / b.trace:.6g}"
         if b.trace > 0
         else "bound is 0 (all labels 0)",
     )
@@ -309,12 +348,12 @@ def check_hypercube_zero_one(ev: Evaluation, expected_errors: int, label: str) -
     if ev.hypercube_samples:
         ok = hc.ci_low <= expected <= hc.ci_high
         return CheckResult(
-            name,
-            ok,
-            hc.zero_one,
-            expected,
-            f"{hc.confidence:.0%} CI",
-            f"ESTIMATE from {hc.samples} uniform samples: {hc.errors} mistakes, "
+            name=name,
+            passed=ok,
+            value=hc.zero_one,
+            expected=expected,
+            tolerance=f"{hc.confidence:.0%} CI",
+            detail=f"ESTIMATE from {hc.samples} uniform samples: {hc.errors} mistakes, "
             f"Clopper-Pearson interval [{hc.ci_low:.4g}, {hc.ci_high:.4g}]; MSE estimate "
             f"{hc.mse:.6g} (normal-approximation interval [{hc.mse_ci_low:.4g}, {hc.mse_ci_high:.4g}])",
             kind="estimate",
@@ -326,7 +365,15 @@ def check_hypercube_zero_one(ev: Evaluation, expected_errors: int, label: str) -
     )
     if hc.undecided:
         detail += f"; {hc.undecided} point(s) undecidable in float (smooth activation)"
-    return CheckResult(name, ok, hc.zero_one, expected, "exact count", detail, kind="exact")
+    return CheckResult(
+        name=name,
+        passed=ok,
+        value=hc.zero_one,
+        expected=expected,
+        tolerance="exact count",
+        detail=detail,
+        kind="exact",
+    )
 
 
 def check_hypercube_mse(ev: Evaluation, expected: float, label: str) -> CheckResult:
@@ -344,5 +391,10 @@ def check_hypercube_mse(ev: Evaluation, expected: float, label: str) -> CheckRes
     name = f"MSE on {{-1,1}}^{ev.net.d} ({label})"
     ok = ev.tol.close(hc.mse, expected)
     return CheckResult(
-        name, ok, hc.mse, expected, ev.tol.describe(), f"mean over all {hc.total} points"
+        name=name,
+        passed=ok,
+        value=hc.mse,
+        expected=expected,
+        tolerance=ev.tol.describe(),
+        detail=f"mean over all {hc.total} points",
     )

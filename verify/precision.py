@@ -703,12 +703,12 @@ class Escalation:
         else:
             said = f"still undecided at {len(unknown)} point(s) (enclosure too wide)"
         return CheckResult(
-            check.name,
-            ok,
-            worst,
-            check.expected,
-            self.precision.describe(),
-            f"{undecided}. Decided with more precision ({self._where()}): {said}",
+            name=check.name,
+            passed=ok,
+            value=worst,
+            expected=check.expected,
+            tolerance=self.precision.describe(),
+            detail=f"{undecided}. Decided with more precision ({self._where()}): {said}",
             kind="certificate",
         )
 
@@ -716,12 +716,12 @@ class Escalation:
         fatal, _ = self.high.kinks
         i, layer, k = fatal[0]
         return CheckResult(
-            check.name,
-            False,
-            None,
-            expected,
-            self.precision.describe(),
-            f"{undecided}. At higher precision ({self._where()}): {len(fatal)} hidden "
+            name=check.name,
+            passed=False,
+            value=None,
+            expected=expected,
+            tolerance=self.precision.describe(),
+            detail=f"{undecided}. At higher precision ({self._where()}): {len(fatal)} hidden "
             f"pre-activation(s) meet 0 with a path to the output (e.g. point {i}, layer {layer}, "
             f"neuron {k}): the Hessian is undefined there",
             kind="certificate",
@@ -741,12 +741,12 @@ class Escalation:
             None: "still undecided (enclosures too wide)",
         }[v]
         return CheckResult(
-            check.name,
-            v is True,
-            _mid(hp.trace),
-            _mid(hp.lemma41),
-            self.precision.describe(),
-            f"{undecided}. Decided with more precision ({self._where()}): trace in "
+            name=check.name,
+            passed=v is True,
+            value=_mid(hp.trace),
+            expected=_mid(hp.lemma41),
+            tolerance=self.precision.describe(),
+            detail=f"{undecided}. Decided with more precision ({self._where()}): trace in "
             f"[{float(hp.trace.a):.17g}, {float(hp.trace.b):.17g}], {said}; difference "
             f"<= {diff_hi:.3g}",
             kind="certificate",
@@ -771,12 +771,12 @@ class Escalation:
         else:
             said = "still undecided (enclosures too wide)"
         return CheckResult(
-            check.name,
-            v is True,
-            _mid(hp.trace),
-            _mid(hp.bound),
-            self.precision.describe(),
-            f"{undecided}. Decided with more precision ({self._where()}; the bound enclosed "
+            name=check.name,
+            passed=v is True,
+            value=_mid(hp.trace),
+            expected=_mid(hp.bound),
+            tolerance=self.precision.describe(),
+            detail=f"{undecided}. Decided with more precision ({self._where()}; the bound enclosed "
             f"from the data): {said}; |Tr(H) - bound| <= {gap_hi:.3g}",
             kind="certificate",
         )

@@ -60,12 +60,12 @@ def check_witness_norm(net, epsilon: float) -> CheckResult:
     got = lemma31_norm(net)
     want = witness_norm(epsilon)
     return CheckResult(
-        "A.2.4 witness: sum_j ||W1,j|| |W2,j| = 2 sqrt2 sqrt(1+eps^2)/|1-eps|",
-        tol.close(got, want),
-        got,
-        want,
-        tol.describe(),
-        "Condition 2's constant C for P_xor (the balanced form has the same norm: rescaling "
+        name="A.2.4 witness: sum_j ||W1,j|| |W2,j| = 2 sqrt2 sqrt(1+eps^2)/|1-eps|",
+        passed=tol.close(got, want),
+        value=got,
+        expected=want,
+        tolerance=tol.describe(),
+        detail="Condition 2's constant C for P_xor (the balanced form has the same norm: rescaling "
         "(w, W2) -> (t w, W2/t) leaves ||w|| |W2| unchanged)",
     )
 
@@ -77,7 +77,12 @@ def check_theta_c(summary: SearchSummary, C: float = THETA_C) -> CheckResult:
     best = summary.best
     if best is None:
         return CheckResult(
-            name, False, None, f"<= {C:.6g}", tol.describe(), "no start interpolates"
+            name=name,
+            passed=False,
+            value=None,
+            expected=f"<= {C:.6g}",
+            tolerance=tol.describe(),
+            detail="no start interpolates",
         )
     dec = neuron_decomposition(best.network, summary.dataset.X)
     ok = best.norm <= C + tol.allowed(C)
@@ -89,7 +94,14 @@ def check_theta_c(summary: SearchSummary, C: float = THETA_C) -> CheckResult:
     )
     if not ok:
         detail += "; OUTSIDE Theta_C: this interpolator is not near-flattest or C is too small"
-    return CheckResult(name, ok, best.norm, f"<= {C:.12g}", tol.describe(), detail)
+    return CheckResult(
+        name=name,
+        passed=ok,
+        value=best.norm,
+        expected=f"<= {C:.12g}",
+        tolerance=tol.describe(),
+        detail=detail,
+    )
 
 
 def run(config: ClaimConfig) -> ClaimRun:

@@ -85,12 +85,12 @@ def run(config: ClaimConfig) -> ClaimRun:
     expected_errors = max(2**d - n, 0)
     checks = [
         CheckResult(
-            "epsilon < cube margin 2/sqrt(d)",
-            0 < eps < cube_margin,
-            eps,
-            f"< {cube_margin:.12g}",
-            "strict",
-            "w_i = x_i/sqrt(d) then separates x_i from every other vertex",
+            name="epsilon < cube margin 2/sqrt(d)",
+            passed=0 < eps < cube_margin,
+            value=eps,
+            expected=f"< {cube_margin:.12g}",
+            tolerance="strict",
+            detail="w_i = x_i/sqrt(d) then separates x_i from every other vertex",
             kind="certificate",
         ),
         check_interpolation(ev),

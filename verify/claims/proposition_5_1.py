@@ -88,12 +88,12 @@ def run(config: ClaimConfig) -> ClaimRun:
     expected_errors = max(2**d - n, 0)
     checks = [
         CheckResult(
-            "delta < 2 (A.4.2)",
-            0 < delta < 2,
-            delta,
-            "< 2",
-            "strict",
-            "x_i^T x <= d - 2 off x_i, so neuron i fires only at x_i on the whole cube"
+            name="delta < 2 (A.4.2)",
+            passed=0 < delta < 2,
+            value=delta,
+            expected="< 2",
+            tolerance="strict",
+            detail="x_i^T x <= d - 2 off x_i, so neuron i fires only at x_i on the whole cube"
             if delta < 2
             else "delta >= 2: neuron i also fires at cube points next to x_i",
             kind="certificate",

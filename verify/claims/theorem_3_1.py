@@ -109,14 +109,21 @@ def check_a11_decomposition(ev: Evaluation) -> CheckResult:
     name = "Tr(H) = sum_j (W2_j^2 A_j + B_j) (Lemma A.11, corrected)"
     dec = neuron_decomposition(ev.net, ev.X)
     if ev.trace is None:
-        return CheckResult(name, False, None, dec.trace, ev.tol.describe(), ev.undefined_detail())
+        return CheckResult(
+            name=name,
+            passed=False,
+            value=None,
+            expected=dec.trace,
+            tolerance=ev.tol.describe(),
+            detail=ev.undefined_detail(),
+        )
     return CheckResult(
-        name,
-        ev.tol.close(ev.trace, dec.trace),
-        ev.trace,
-        dec.trace,
-        ev.tol.describe(),
-        "autograd Hessian diagonal vs the closed-form per-neuron sum (numpy-free torch formula); "
+        name=name,
+        passed=ev.tol.close(ev.trace, dec.trace),
+        value=ev.trace,
+        expected=dec.trace,
+        tolerance=ev.tol.describe(),
+        detail="autograd Hessian diagonal vs the closed-form per-neuron sum (numpy-free torch formula); "
         f"after balancing each neuron: {dec.balanced:.12g}",
     )
 
@@ -138,12 +145,12 @@ def check_search_objective(summary: SearchSummary) -> CheckResult:
     if bad:
         detail += f"; mismatch at start(s) {bad}"
     return CheckResult(
-        "search: closed-form G = (2/n) sum ||grad f||^2 (autograd)",
-        not bad,
-        worst,
-        0.0,
-        tol.describe(),
-        detail,
+        name="search: closed-form G = (2/n) sum ||grad f||^2 (autograd)",
+        passed=not bad,
+        value=worst,
+        expected=0.0,
+        tolerance=tol.describe(),
+        detail=detail,
     )
 
 
@@ -156,17 +163,22 @@ def check_search_bound(summary: SearchSummary, bound: float, label: str) -> Chec
     name = f"search: sharpness >= {label} at every interpolating start"
     if not cands:
         return CheckResult(
-            name, False, None, f">= {bound:.12g}", tol.describe(), "no start interpolates"
+            name=name,
+            passed=False,
+            value=None,
+            expected=f">= {bound:.12g}",
+            tolerance=tol.describe(),
+            detail="no start interpolates",
         )
     low = min(cands, key=lambda r: r.sharpness)
     ok = all(r.sharpness >= bound - tol.allowed(bound) for r in cands)
     return CheckResult(
-        name,
-        ok,
-        low.sharpness,
-        f">= {bound:.12g}",
-        tol.describe(),
-        f"{len(cands)} of {len(summary.results)} starts interpolate; least sharpness at start "
+        name=name,
+        passed=ok,
+        value=low.sharpness,
+        expected=f">= {bound:.12g}",
+        tolerance=tol.describe(),
+        detail=f"{len(cands)} of {len(summary.results)} starts interpolate; least sharpness at start "
         f"{low.start}: {_sharpness_text(low)}; gap to the bound {low.sharpness / bound - 1:.4%}",
     )
 
@@ -181,12 +193,12 @@ def check_complete_symmetric_infimum(summary: SearchSummary, infimum: float) -> 
     ok = all(r.trace > infimum - tol.allowed(infimum) for r in valid)
     least = min((r.trace for r in valid), default=None)
     return CheckResult(
-        name,
-        ok,
-        least,
-        f"> {infimum:.12g}",
-        tol.describe(),
-        f"{len(valid)} twice-differentiable interpolating start(s); the others sit on kinks"
+        name=name,
+        passed=ok,
+        value=least,
+        expected=f"> {infimum:.12g}",
+        tolerance=tol.describe(),
+        detail=f"{len(valid)} twice-differentiable interpolating start(s); the others sit on kinks"
         + ("" if least is None else f"; least ratio {least / infimum:.6g}"),
     )
 
@@ -206,12 +218,12 @@ def check_search_generalizes(
     best = summary.best
     if best is None:
         return CheckResult(
-            name,
-            False,
-            None,
-            f"<= {rate:.6g}",
-            "exact count",
-            "no start interpolates",
+            name=name,
+            passed=False,
+            value=None,
+            expected=f"<= {rate:.6g}",
+            tolerance="exact count",
+            detail="no start interpolates",
             kind="exact",
         )
     if samples or best.errors is None:
@@ -219,24 +231,24 @@ def check_search_generalizes(
 
         est = sampled_hypercube_error(best.network, samples or 10_000, seed=seed)
         return CheckResult(
-            name,
-            est.zero_one <= rate,
-            est.zero_one,
-            f"<= {rate:.6g}",
-            f"{est.confidence:.0%} CI",
-            f"ESTIMATE from {est.samples} uniform samples: {est.errors} mistakes, Clopper-Pearson "
+            name=name,
+            passed=est.zero_one <= rate,
+            value=est.zero_one,
+            expected=f"<= {rate:.6g}",
+            tolerance=f"{est.confidence:.0%} CI",
+            detail=f"ESTIMATE from {est.samples} uniform samples: {est.errors} mistakes, Clopper-Pearson "
             f"interval [{est.ci_low:.4g}, {est.ci_high:.4g}]; {_sharpness_text(best)}",
             kind="estimate",
         )
     err = best.errors / 2**ds.d
     vacuous = " (vacuous at this n: the theorem needs n = Omega(d log d))" if rate >= 1 else ""
     return CheckResult(
-        name,
-        err <= rate,
-        err,
-        f"<= {rate:.6g}",
-        "exact count",
-        f"start {best.start}: {best.errors} of {2**ds.d} cube points misclassified, MSE "
+        name=name,
+        passed=err <= rate,
+        value=err,
+        expected=f"<= {rate:.6g}",
+        tolerance="exact count",
+        detail=f"start {best.start}: {best.errors} of {2**ds.d} cube points misclassified, MSE "
         f"{best.mse:.6g}; {_sharpness_text(best)}{vacuous}",
         kind="exact",
     )

@@ -121,12 +121,12 @@ def claim_dataset(config: ClaimConfig):
 def check_condition_1(dataset) -> CheckResult:
     rep = check_condition1(dataset.X, dataset.y)
     return CheckResult(
-        "Condition 1 (exact rank of span(S - S))",
-        rep.holds,
-        rep.rank,
-        rep.required,
-        "exact",
-        rep.summary(),
+        name="Condition 1 (exact rank of span(S - S))",
+        passed=rep.holds,
+        value=rep.rank,
+        expected=rep.required,
+        tolerance="exact",
+        detail=rep.summary(),
         kind="exact",
     )
 
@@ -137,12 +137,12 @@ def check_l1(net) -> CheckResult:
     X = net.reference
     b = lemma_a3_bound(net, X)
     return CheckResult(
-        "Lemma A.1: ||gamma . W2||_1 = 2 (its lower bound)",
-        tol.close(b.l1, 2.0),
-        b.l1,
-        2.0,
-        tol.describe(),
-        f"live neurons {list(b.live)}",
+        name="Lemma A.1: ||gamma . W2||_1 = 2 (its lower bound)",
+        passed=tol.close(b.l1, 2.0),
+        value=b.l1,
+        expected=2.0,
+        tolerance=tol.describe(),
+        detail=f"live neurons {list(b.live)}",
     )
 
 
@@ -152,26 +152,31 @@ def check_near_flattest(ev: SimBNEvaluation, closed_form: float, kappa: float) -
     t = ev.trace
     if t is None:
         fail = CheckResult(
-            "Tr(H) exact", False, None, closed_form, tol.describe(), ev.undefined_detail()
+            name="Tr(H) exact",
+            passed=False,
+            value=None,
+            expected=closed_form,
+            tolerance=tol.describe(),
+            detail=ev.undefined_detail(),
         )
         return [fail]
     return [
         CheckResult(
-            "Tr(H) = 8 + (2/s^2) sum_b (1 - mean_S(s_b)^2) (closed form)",
-            tol.close(t, closed_form),
-            t,
-            closed_form,
-            tol.describe(),
-            "true second derivatives (forward-over-forward JVPs, batch statistics coupled) vs "
+            name="Tr(H) = 8 + (2/s^2) sum_b (1 - mean_S(s_b)^2) (closed form)",
+            passed=tol.close(t, closed_form),
+            value=t,
+            expected=closed_form,
+            tolerance=tol.describe(),
+            detail="true second derivatives (forward-over-forward JVPs, batch statistics coupled) vs "
             "the closed form computed from the data alone",
         ),
         CheckResult(
-            f"8 <= Tr(H) <= 8 + kappa (kappa = {kappa:g})",
-            INFIMUM_CONDITION_1 - tol.allowed(8.0) <= t <= INFIMUM_CONDITION_1 + kappa,
-            t,
-            f"[8, {8 + kappa:.12g}]",
-            tol.describe(),
-            f"gap to the infimum {t - 8:.6g}",
+            name=f"8 <= Tr(H) <= 8 + kappa (kappa = {kappa:g})",
+            passed=INFIMUM_CONDITION_1 - tol.allowed(8.0) <= t <= INFIMUM_CONDITION_1 + kappa,
+            value=t,
+            expected=f"[8, {8 + kappa:.12g}]",
+            tolerance=tol.describe(),
+            detail=f"gap to the infimum {t - 8:.6g}",
         ),
     ]
 
@@ -181,16 +186,23 @@ def check_lemma_a3(ev: SimBNEvaluation) -> CheckResult:
     b = lemma_a3_bound(ev.net, ev.X)
     name = "Tr(H) >= 2 sum_live (W2^2 + gamma^2) >= 8 (Lemma A.3, corrected)"
     if ev.trace is None:
-        return CheckResult(name, False, None, b.corrected, ev.tol.describe(), ev.undefined_detail())
+        return CheckResult(
+            name=name,
+            passed=False,
+            value=None,
+            expected=b.corrected,
+            tolerance=ev.tol.describe(),
+            detail=ev.undefined_detail(),
+        )
     ok = ev.trace >= b.corrected - ev.tol.allowed(b.corrected) and b.corrected >= 4 * b.l1 - 1e-12
     ok = ok and 4 * b.l1 >= INFIMUM_CONDITION_1 - ev.tol.allowed(8.0)
     return CheckResult(
-        name,
-        ok,
-        ev.trace,
-        f">= {b.corrected:.12g} >= 4 x {b.l1:.12g}",
-        ev.tol.describe(),
-        f"printed bound ||W2||^2 + ||gamma||^2 = {b.printed:.12g} (half the corrected one)",
+        name=name,
+        passed=ok,
+        value=ev.trace,
+        expected=f">= {b.corrected:.12g} >= 4 x {b.l1:.12g}",
+        tolerance=ev.tol.describe(),
+        detail=f"printed bound ||W2||^2 + ||gamma||^2 = {b.printed:.12g} (half the corrected one)",
     )
 
 
@@ -199,12 +211,12 @@ def check_concentration(net, eps: float) -> CheckResult:
     c = concentration(net)
     val = 0.0 if math.isnan(c.max_used) else c.max_used
     return CheckResult(
-        f"concentration: max_i ||W1,i[3:d]|| / ||W1,i|| <= {eps:g} (used neurons)",
-        val <= eps,
-        val,
-        f"<= {eps:g}",
-        "exact",
-        f"weighted by |gamma_i W2[i]|: {0.0 if math.isnan(c.weighted) else c.weighted:.6g}; "
+        name=f"concentration: max_i ||W1,i[3:d]|| / ||W1,i|| <= {eps:g} (used neurons)",
+        passed=val <= eps,
+        value=val,
+        expected=f"<= {eps:g}",
+        tolerance="exact",
+        detail=f"weighted by |gamma_i W2[i]|: {0.0 if math.isnan(c.weighted) else c.weighted:.6g}; "
         "neurons with gamma_i W2[i] = 0 do not affect f",
         kind="exact",
     )
@@ -237,12 +249,12 @@ def check_counterexample(dataset, kappa: float = KAPPA, enumerate_cube: bool = T
     t = ev.trace
     ok = interp and t is not None and t <= 8 + kappa and (errors > 0 or conc > 0.5)
     return CheckResult(
-        "counterexample to Theorem 3.2 as printed verifies",
-        ok,
-        t,
-        f"<= {8 + kappa:.12g} with a violated conclusion",
-        "exact count / policy",
-        f"interpolates: {interp}; Tr(H) = {t if t is None else f'{t:.12g}'} (exact); "
+        name="counterexample to Theorem 3.2 as printed verifies",
+        passed=ok,
+        value=t,
+        expected=f"<= {8 + kappa:.12g} with a violated conclusion",
+        tolerance="exact count / policy",
+        detail=f"interpolates: {interp}; Tr(H) = {t if t is None else f'{t:.12g}'} (exact); "
         f"{errors} cube point(s) misclassified {scope}; max concentration {conc:.6g} "
         f"(L = {cons.parameters['L']:.6g}, delta = {cons.parameters['delta']:.6g})",
         kind="exact",
@@ -256,18 +268,24 @@ def check_printed_theorem(
     name = f"Theorem 3.2 as printed (kappa = {kappa:g}, eps = {eps:g})"
     if dataset.d < 3:
         return CheckResult(
-            name, True, None, "no violation", "exact", "d = 2: trivially true", kind="exact"
+            name=name,
+            passed=True,
+            value=None,
+            expected="no violation",
+            tolerance="exact",
+            detail="d = 2: trivially true",
+            kind="exact",
         )
     cons, ev, conc, errors, scope = _counterexample_facts(dataset, kappa, enumerate_cube)
     t = ev.trace
     violated = t is not None and t <= 8 + kappa and (errors > 0 or conc > eps)
     return CheckResult(
-        name,
-        not violated,
-        errors,
-        0,
-        "exact count",
-        f"an interpolator with Tr(H) = {t if t is None else f'{t:.12g}'} misclassifies {errors} "
+        name=name,
+        passed=not violated,
+        value=errors,
+        expected=0,
+        tolerance="exact count",
+        detail=f"an interpolator with Tr(H) = {t if t is None else f'{t:.12g}'} misclassifies {errors} "
         f"cube point(s) {scope} and has a used neuron with concentration {conc:.6g}"
         if violated
         else "no counterexample found",

@@ -93,7 +93,13 @@ def check_ln_epsilon(eps: float, rng: EpsilonRange, form: str) -> CheckResult:
     if not ok:
         detail = f"eps = {eps:.12g} is NOT admissible: {detail}; paper: {rng.paper}"
     return CheckResult(
-        "eps admissible ('sufficiently small')", ok, eps, rng.describe(), "exact", detail, "exact"
+        name="eps admissible ('sufficiently small')",
+        passed=ok,
+        value=eps,
+        expected=rng.describe(),
+        tolerance="exact",
+        detail=detail,
+        kind="exact",
     )
 
 
@@ -127,13 +133,13 @@ def check_regimes(ev: SimLNEvaluation) -> CheckResult:
             f"; {bad.size} point(s) in a regime that cannot attain the bound, e.g. point {i}: {why}"
         )
     return CheckResult(
-        "regime attains min(1, 2c/eps) per point",
-        bad.size == 0,
-        int(bad.size),
-        0,
-        "exact",
-        detail,
-        "exact",
+        name="regime attains min(1, 2c/eps) per point",
+        passed=bad.size == 0,
+        value=int(bad.size),
+        expected=0,
+        tolerance="exact",
+        detail=detail,
+        kind="exact",
     )
 
 
@@ -149,16 +155,23 @@ def check_bound_respected_sim_ln(ev: SimLNEvaluation) -> CheckResult:
     b = ev.bound
     name = "Tr(H) >= Lemma A.12 bound"
     if ev.trace is None:
-        return CheckResult(name, False, None, b.trace, ev.tol.describe(), ev.undefined_detail())
+        return CheckResult(
+            name=name,
+            passed=False,
+            value=None,
+            expected=b.trace,
+            tolerance=ev.tol.describe(),
+            detail=ev.undefined_detail(),
+        )
     ok = ev.trace >= b.trace - ev.tol.allowed(b.trace)
     counts = {k: int(np.sum(ev.regimes == k)) for k in ("normalized", "linear")}
     return CheckResult(
-        name,
-        ok,
-        ev.trace,
-        f">= {b.trace:.12g}",
-        ev.tol.describe(),
-        f"ratio trace/bound = {ev.trace / b.trace:.6g}; {counts['normalized']} normalized, "
+        name=name,
+        passed=ok,
+        value=ev.trace,
+        expected=f">= {b.trace:.12g}",
+        tolerance=ev.tol.describe(),
+        detail=f"ratio trace/bound = {ev.trace / b.trace:.6g}; {counts['normalized']} normalized, "
         f"{counts['linear']} linear point(s)"
         if b.trace > 0
         else "bound is 0 (all labels 0)",

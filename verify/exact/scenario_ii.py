@@ -63,12 +63,12 @@ def extreme_point_check(margins) -> CheckResult:
             f"point {bad[0]}: its direction does not separate it (exact margin {margins[bad[0]]})"
         )
     return CheckResult(
-        "extreme points (Def. 4.1, exact margins)",
-        not bad,
-        _s(margin),
-        "> 0",
-        PROOF,
-        detail,
+        name="extreme points (Def. 4.1, exact margins)",
+        passed=not bad,
+        value=_s(margin),
+        expected="> 0",
+        tolerance=PROOF,
+        detail=detail,
         kind="symbolic",
     )
 
@@ -85,7 +85,13 @@ def interpolation_check(cons) -> CheckResult:
         else f"{len(bad)} point(s) not interpolated, e.g. point {bad[0]}"
     )
     return CheckResult(
-        "interpolation (exact)", not bad, len(bad), 0, PROOF, detail, kind="symbolic"
+        name="interpolation (exact)",
+        passed=not bad,
+        value=len(bad),
+        expected=0,
+        tolerance=PROOF,
+        detail=detail,
+        kind="symbolic",
     )
 
 
@@ -122,7 +128,15 @@ def pattern_check(cons, one_hot: bool) -> CheckResult:
             else "every pre-activation sign proven"
         )
     )
-    return CheckResult(name, not problems, len(problems), 0, PROOF, detail, kind="symbolic")
+    return CheckResult(
+        name=name,
+        passed=not problems,
+        value=len(problems),
+        expected=0,
+        tolerance=PROOF,
+        detail=detail,
+        kind="symbolic",
+    )
 
 
 def trace_checks(cons, depth: int) -> list[CheckResult]:
@@ -130,12 +144,12 @@ def trace_checks(cons, depth: int) -> list[CheckResult]:
     bound = exact_lower_bound(cons.X, cons.y, depth)
     fatal = res["fatal_kinks"]
     diff = CheckResult(
-        "twice differentiable at theta (exact)",
-        not fatal,
-        len(fatal),
-        0,
-        PROOF,
-        (
+        name="twice differentiable at theta (exact)",
+        passed=not fatal,
+        value=len(fatal),
+        expected=0,
+        tolerance=PROOF,
+        detail=(
             f"{len(res['harmless_kinks'])} harmless zero pre-activation(s) (zero outgoing weights)"
             if not fatal
             else f"{len(fatal)} exactly-zero pre-activation(s) with a live path to the "
@@ -148,21 +162,21 @@ def trace_checks(cons, depth: int) -> list[CheckResult]:
         return [
             diff,
             CheckResult(
-                "Tr(H) = (2/n) sum ||grad f||^2 (exact)",
-                False,
-                None,
-                None,
-                PROOF,
-                undefined,
+                name="Tr(H) = (2/n) sum ||grad f||^2 (exact)",
+                passed=False,
+                value=None,
+                expected=None,
+                tolerance=PROOF,
+                detail=undefined,
                 kind="symbolic",
             ),
             CheckResult(
-                f"Tr(H) = lower bound, D={depth} (exact)",
-                False,
-                None,
-                _s(bound),
-                PROOF,
-                undefined,
+                name=f"Tr(H) = lower bound, D={depth} (exact)",
+                passed=False,
+                value=None,
+                expected=_s(bound),
+                tolerance=PROOF,
+                detail=undefined,
                 kind="symbolic",
             ),
         ]
@@ -172,21 +186,21 @@ def trace_checks(cons, depth: int) -> list[CheckResult]:
     return [
         diff,
         CheckResult(
-            "Tr(H) = (2/n) sum ||grad f||^2 (exact)",
-            same,
-            _s(trace),
-            _s(lemma),
-            PROOF,
-            "trace from sympy second derivatives of the loss polynomial",
+            name="Tr(H) = (2/n) sum ||grad f||^2 (exact)",
+            passed=same,
+            value=_s(trace),
+            expected=_s(lemma),
+            tolerance=PROOF,
+            detail="trace from sympy second derivatives of the loss polynomial",
             kind="symbolic",
         ),
         CheckResult(
-            f"Tr(H) = lower bound, D={depth} (exact)",
-            flat,
-            _s(trace),
-            _s(bound),
-            PROOF,
-            "equality proves a flattest interpolator"
+            name=f"Tr(H) = lower bound, D={depth} (exact)",
+            passed=flat,
+            value=_s(trace),
+            expected=_s(bound),
+            tolerance=PROOF,
+            detail="equality proves a flattest interpolator"
             if flat
             else f"difference {sp.simplify(trace - bound)}",
             kind="symbolic",
@@ -218,12 +232,12 @@ def run_exact(claim_id: str, config: ClaimConfig) -> ClaimRun:
         checks = [
             separation,
             CheckResult(
-                "epsilon < min margin (exact)",
-                bool(0 < eps < margin),
-                _s(eps),
-                f"< {_s(margin)}",
-                PROOF,
-                "",
+                name="epsilon < min margin (exact)",
+                passed=bool(0 < eps < margin),
+                value=_s(eps),
+                expected=f"< {_s(margin)}",
+                tolerance=PROOF,
+                detail="",
                 kind="symbolic",
             ),
             interpolation_check(cons),
@@ -249,12 +263,12 @@ def run_exact(claim_id: str, config: ClaimConfig) -> ClaimRun:
             pattern_check(cons, one_hot=True),
             *trace_checks(cons, depth),
             CheckResult(
-                f"zero-one error on {{-1,1}}^{d} = max{{1 - n/2^d, 0}} (exact)",
-                mistakes == expected,
-                f"{mistakes}/{2**d}",
-                f"{expected}/{2**d}",
-                PROOF,
-                "sign of f(x) proven at every vertex; y f(x) <= 0 counts as a mistake",
+                name=f"zero-one error on {{-1,1}}^{d} = max{{1 - n/2^d, 0}} (exact)",
+                passed=mistakes == expected,
+                value=f"{mistakes}/{2**d}",
+                expected=f"{expected}/{2**d}",
+                tolerance=PROOF,
+                detail="sign of f(x) proven at every vertex; y f(x) <= 0 counts as a mistake",
                 kind="symbolic",
             ),
         ]
@@ -275,12 +289,12 @@ def run_exact(claim_id: str, config: ClaimConfig) -> ClaimRun:
             pattern_check(cons, one_hot=False),
             *trace_checks(cons, depth),
             CheckResult(
-                f"zero-one error on {{-1,1}}^{d} = 0 (exact)",
-                mistakes == 0,
-                f"{mistakes}/{2**d}",
-                f"0/{2**d}",
-                PROOF,
-                "sign of f(x) proven at every vertex",
+                name=f"zero-one error on {{-1,1}}^{d} = 0 (exact)",
+                passed=mistakes == 0,
+                value=f"{mistakes}/{2**d}",
+                expected=f"0/{2**d}",
+                tolerance=PROOF,
+                detail="sign of f(x) proven at every vertex",
                 kind="symbolic",
             ),
         ]
@@ -291,12 +305,12 @@ def run_exact(claim_id: str, config: ClaimConfig) -> ClaimRun:
             closed = eq5_sharpness(r_sym, d)
             checks.append(
                 CheckResult(
-                    "Tr(H) as a function of r = 2((d+1)/r^2 + r^2) (exact)",
-                    sp.simplify(t_r - closed) == 0,
-                    str(sp.simplify(t_r)),
-                    str(closed),
-                    PROOF,
-                    "Eq. (5) built with a free symbol r",
+                    name="Tr(H) as a function of r = 2((d+1)/r^2 + r^2) (exact)",
+                    passed=sp.simplify(t_r - closed) == 0,
+                    value=str(sp.simplify(t_r)),
+                    expected=str(closed),
+                    tolerance=PROOF,
+                    detail="Eq. (5) built with a free symbol r",
                     kind="symbolic",
                 )
             )
@@ -345,23 +359,23 @@ def run_exact(claim_id: str, config: ClaimConfig) -> ClaimRun:
             label = f"random rational interpolator {k}"
             checks.append(
                 CheckResult(
-                    f"Tr(H) = (2/n) sum ||grad f||^2 [{label}]",
-                    sp.simplify(r["trace"] - r["lemma41"]) == 0,
-                    _s(r["trace"]),
-                    _s(r["lemma41"]),
-                    PROOF,
-                    "labels are the network's own exact outputs",
+                    name=f"Tr(H) = (2/n) sum ||grad f||^2 [{label}]",
+                    passed=sp.simplify(r["trace"] - r["lemma41"]) == 0,
+                    value=_s(r["trace"]),
+                    expected=_s(r["lemma41"]),
+                    tolerance=PROOF,
+                    detail="labels are the network's own exact outputs",
                     kind="symbolic",
                 )
             )
             checks.append(
                 CheckResult(
-                    f"Tr(H) >= lower bound [{label}]",
-                    exact_sign(r["trace"] - bound) >= 0,
-                    _s(r["trace"]),
-                    f">= {_s(bound)}",
-                    PROOF,
-                    "sign of the difference proven",
+                    name=f"Tr(H) >= lower bound [{label}]",
+                    passed=exact_sign(r["trace"] - bound) >= 0,
+                    value=_s(r["trace"]),
+                    expected=f">= {_s(bound)}",
+                    tolerance=PROOF,
+                    detail="sign of the difference proven",
                     kind="symbolic",
                 )
             )

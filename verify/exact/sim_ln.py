@@ -47,7 +47,15 @@ def _limits(config: ClaimConfig) -> None:
 
 
 def _check(name, passed, measured, expected, detail) -> CheckResult:
-    return CheckResult(name, bool(passed), measured, expected, PROOF, detail, kind="symbolic")
+    return CheckResult(
+        name=name,
+        passed=bool(passed),
+        value=measured,
+        expected=expected,
+        tolerance=PROOF,
+        detail=detail,
+        kind="symbolic",
+    )
 
 
 def interpolation_check(cons) -> CheckResult:
