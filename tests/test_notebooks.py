@@ -1,5 +1,7 @@
 """Every notebook runs top to bottom on a fresh kernel, with small parameters and no widget frontend."""
 
+import ast
+import importlib
 import os
 from pathlib import Path
 
@@ -11,7 +13,14 @@ NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.i
 
 #: Small values for each notebook's "parameters" cell (papermill-style injection).
 SMALL = {
-    "01_scenario_ii_tour": {"D": 5, "N": 8, "CIRCLE_N": 5, "R_POINTS": 5, "ERROR_DS": [3, 4], "ERROR_NS": [1, 4]},
+    "01_scenario_ii_tour": {
+        "D": 5,
+        "N": 8,
+        "CIRCLE_N": 5,
+        "R_POINTS": 5,
+        "ERROR_DS": [3, 4],
+        "ERROR_NS": [1, 4],
+    },
     "02_table1_scenarios_i_iii": {"D": 4, "N": 6, "EPS_POINTS": 6},
     "03_experiments": {"SCALE": "smoke", "SEEDS": 1, "CHUNKS": 2},
 }
@@ -20,7 +29,9 @@ SMALL = {
 def _inject(nb, values: dict) -> None:
     for cell in nb.cells:
         if "parameters" in cell.get("metadata", {}).get("tags", []):
-            cell.source += "\n# injected by the tests\n" + "\n".join(f"{k} = {v!r}" for k, v in values.items())
+            cell.source += "\n# injected by the tests\n" + "\n".join(
+                f"{k} = {v!r}" for k, v in values.items()
+            )
             return
     raise AssertionError("notebook has no cell tagged 'parameters'")
 
@@ -33,22 +44,49 @@ def test_notebooks_exist():
 def test_notebook_runs(path, tmp_path, monkeypatch):
     monkeypatch.setenv("MPLBACKEND", "agg")
     nb = nbformat.read(path, as_version=4)
-    assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code"), "commit notebooks stripped"
+    assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code"), (
+        "commit notebooks stripped"
+    )
     _inject(nb, SMALL.get(path.stem, {}))
     os.chdir(tmp_path)
-    NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    NotebookClient(
+        nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
+    ).execute()
     errors = [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
     assert not errors
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
-def test_notebook_imports_only_the_packages(path):
-    allowed = {"constructions", "sharpness", "verify", "matplotlib", "ipywidgets", "numpy", "math", "json", "pathlib"}
-    nb = nbformat.read(path, as_version=4)
+PACKAGES = {"constructions", "sharpness", "verify"}
+OTHERS = {"matplotlib", "ipywidgets", "numpy", "math", "json", "pathlib"}
+
+
+def _imports(nb):
+    """(module, names) of every import in the code cells; names is None for ``import module``."""
     for cell in nb.cells:
         if cell.cell_type != "code":
             continue
-        for line in cell.source.splitlines():
-            words = line.split()
-            if words[:1] in (["import"], ["from"]):
-                assert words[1].split(".")[0] in allowed, line
+        for node in ast.walk(ast.parse(cell.source)):
+            if isinstance(node, ast.Import):
+                yield from ((alias.name, None) for alias in node.names)
+            elif isinstance(node, ast.ImportFrom):
+                yield node.module, [alias.name for alias in node.names]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_notebook_imports_only_public_names_of_the_packages(path):
+    """The notebooks call the packages through what a package exports (its ``__all__``): no
+    command module, no CLI, no module-level or private name."""
+    nb = nbformat.read(path, as_version=4)
+    seen = set()
+    for module, names in _imports(nb):
+        top = module.split(".")[0]
+        assert top in PACKAGES | OTHERS, module
+        if top not in PACKAGES:
+            continue
+        seen.add(top)
+        package = importlib.import_module(module)
+        assert names is not None, f"import {module}: import the names it exports instead"
+        assert hasattr(package, "__path__"), f"{module} is a module, not a package"
+        missing = set(names) - set(package.__all__)
+        assert not missing, f"{module} does not export {sorted(missing)}"
+    assert seen  # the check saw the notebook's imports

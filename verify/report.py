@@ -30,9 +30,12 @@ def _jsonable(v):
     return v
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class CheckResult:
-    """The outcome of one check: what was measured, against what, how strictly, and the verdict."""
+    """The outcome of one check: what was measured, against what, how strictly, and the verdict.
+
+    Built by keyword: ``CheckResult(name=..., passed=..., value=..., expected=..., tolerance=...)``.
+    """
 
     name: str
     passed: bool

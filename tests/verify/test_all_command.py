@@ -8,10 +8,9 @@ import pytest
 from constructions import sample_xor
 from tests.verify.test_cli import run as run_installed
 from verify import CLAIMS
-from verify.commands import all as all_command
-from verify.report import CheckResult, ClaimReport
+from verify.experiments import TABLE1, run_claims, summarize
 
-ROWS = [row.architecture for row in all_command.TABLE1]
+ROWS = [row.architecture for row in TABLE1]
 
 
 def cli(capsys, *args):
@@ -30,10 +29,10 @@ def test_installed_command_json_saves_and_resumes(capsys, tmp_path):
     assert out["passed"] is True and set(out["claims"]) == set(CLAIMS)
     assert [r["architecture"] for r in out["table1"]] == ROWS
     rows = {r["architecture"]: r for r in out["table1"]}
-    for arch in ("2-layer w/ bias", "2-layer w/ simplified LayerNorm"):
+    for arch in ("2-layer w/ Bias", "2-layer w/ simplified LayerNorm"):
         assert rows[arch]["reproduced"] == "✗" and rows[arch]["matches_paper"]
         assert rows[arch]["evidence"].startswith("proof by construction")
-    for row in all_command.TABLE1:  # the other half's claims may or may not be installed
+    for row in TABLE1:  # the other half's claims may or may not be installed
         if any(c not in CLAIMS for c in row.claims):
             assert rows[row.architecture]["reproduced"] == "not available"
     for cid in CLAIMS:
@@ -101,45 +100,13 @@ def test_claims_that_refuse_the_data_are_reported_after_the_table(capsys, tmp_pa
     assert rows["2-layer w/ simplified LayerNorm"]["reproduced"] == "not run"
 
 
-# --- the table logic, on fabricated outcomes --------------------------------------------------
+def test_json_is_what_the_library_returns(capsys, tmp_path):
+    from verify import ClaimConfig
 
-
-def _outcome(cid, passed=True, kinds=("float",), evidence=None):
-    checks = [CheckResult(f"c{i}", passed, 1.0, 1.0, "t", kind=k) for i, k in enumerate(kinds)]
-    report = ClaimReport(cid, "t", "r", {}, checks)
-    status = "verified" if passed else "failed"
-    return all_command.Outcome(
-        cid, status, report, evidence=evidence, kinds=all_command._kinds(report)
-    )
-
-
-def test_table_marks_follow_the_claims():
-    outcomes = {c: _outcome(c) for c in ("4.1", "prop4.1", "5.1", "prop5.1", "prop5.2")}
-    outcomes["prop5.1"] = _outcome("prop5.1", passed=False)
-    outcomes["3.2"] = _outcome("3.2", kinds=("float", "estimate"), evidence="numerical evidence")
-    rows = {r["architecture"]: r for r in all_command.table1(outcomes)}
-    assert rows["2-layer w/o bias"]["reproduced"] == "not available"
-    assert rows["2-layer w/ bias"]["reproduced"] == "✗"
-    assert rows["2-layer w/ simplified LayerNorm"]["reproduced"] == "not reproduced"
-    bn = rows["2-layer w/ simplified BatchNorm"]
-    assert bn["reproduced"] == "✓" and "ESTIMATE" in bn["evidence"]
-    assert bn["evidence"].startswith("numerical evidence")
-    assert all_command.exit_code(outcomes) == 1
-    outcomes["prop5.1"] = all_command.Outcome("prop5.1", "refused", reason="bad data")
-    assert all_command.exit_code(outcomes) == 2
-    assert all_command.table1(outcomes)[3]["reproduced"] == "not run"
-    outcomes["4.1"] = all_command.Outcome("4.1", "error", reason="bug")
-    assert all_command.exit_code(outcomes) == 3
-    text = all_command.format_table(all_command.table1(outcomes), outcomes)
-    assert "4.1: internal error: bug" in text and "prop5.1: refused the input: bad data" in text
-
-
-def test_a_claim_can_qualify_its_mark():
-    outcomes = {c: _outcome(c) for c in ("4.1", "prop4.1", "5.1", "prop5.1")}
-    outcomes["3.2"] = all_command.Outcome(
-        "3.2", "verified", _outcome("3.2").report, qualifier="(corrected statement only)"
-    )
-    bn = {r["architecture"]: r for r in all_command.table1(outcomes)}[
-        "2-layer w/ simplified BatchNorm"
-    ]
-    assert bn["reproduced"] == "✓ (corrected statement only)" and not bn["matches_paper"]
+    code, out, err = cli(capsys, "--d", "3", "--n", "5", "--json", "--save", str(tmp_path / "s"))
+    assert code == 0, err
+    outcomes = run_claims(ClaimConfig(d=3, n=5, progress=False), save=tmp_path / "lib")
+    assert json.loads(out) == json.loads(json.dumps(summarize(ClaimConfig(d=3, n=5), outcomes)))
+    index = json.loads((tmp_path / "lib" / "all.json").read_text())
+    assert index == json.loads((tmp_path / "s" / "all.json").read_text())
+    assert index["complete"] is True and index["table1"] == json.loads(out)["table1"]

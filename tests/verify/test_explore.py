@@ -1,4 +1,4 @@
-"""The notebook helpers compute what they claim (checked against independent facts)."""
+"""The notebook helpers (verify.experiments.explore, .plotting) compute and draw what they claim."""
 
 import matplotlib
 
@@ -8,13 +8,15 @@ import numpy as np
 import pytest
 
 from constructions import certify_extreme_points
-from verify.explore import (
+from verify.experiments import (
     activation_regions,
     circle_dataset,
     eq5_sharpness_curve,
     hypercube_error_table,
+    plot_activation_regions,
+    plot_error_table,
+    plot_sharpness_curve,
 )
-from verify.plotting import plot_activation_regions, plot_error_table, plot_sharpness_curve
 
 
 def test_regions_shrink_with_epsilon_and_f_vanishes_outside():
@@ -45,15 +47,46 @@ def test_error_table_matches_formula():
         assert row["memorizing"] == row["formula"] and row["four_neuron"] == 0.0
 
 
-def test_plots_draw(tmp_path):
+def test_plots_draw_what_they_are_given(tmp_path):
+    import matplotlib.image
     import matplotlib.pyplot as plt
+    from matplotlib.collections import PathCollection
+    from matplotlib.image import AxesImage
 
+    regions = activation_regions(circle_dataset(5), grid=30)
+    curve = eq5_sharpness_curve(3, rs=[1.0, 2.0])
+    table = hypercube_error_table([3], [2, 4])
     fig, axes = plt.subplots(1, 3)
-    plot_activation_regions(axes[0], activation_regions(circle_dataset(5), grid=30))
-    plot_sharpness_curve(axes[1], eq5_sharpness_curve(3, rs=[1.0, 2.0]))
-    plot_error_table(axes[2], hypercube_error_table([3], [2, 4]))
-    fig.savefig(tmp_path / "x.png")
+    plot_activation_regions(axes[0], regions)
+    plot_sharpness_curve(axes[1], curve)
+    plot_error_table(axes[2], table)
+    # Figure 3: one image of the regions, the five data points drawn over it
+    (image,) = axes[0].get_images()
+    assert isinstance(image, AxesImage) and image.get_array().shape == (30, 30, 3)
+    (points,) = [c for c in axes[0].collections if isinstance(c, PathCollection)]
+    np.testing.assert_array_equal(points.get_offsets(), regions.dataset.X)
+    assert "memorizing 2-MLP-Bias" in axes[0].get_title()
+    # Eq. (5): the measured traces and the closed form at the given r, the bound, r* and printed r
+    lines = {line.get_label(): line for line in axes[1].get_lines()}
+    np.testing.assert_array_equal(lines["exact trace (autograd)"].get_ydata(), curve.measured)
+    np.testing.assert_array_equal(lines["2((d+1)/r^2 + r^2)"].get_xdata(), curve.r)
+    bound = lines["lower bound over interpolators"].get_ydata()
+    assert bound[0] == bound[1] == curve.bound
+    assert any(label.startswith("r* = (d+1)^(1/4)") for label in lines)
+    assert any(label.startswith("printed r = (d^2+1)^(1/4)") for label in lines)
+    assert axes[1].get_xlabel() == "r" and axes[1].get_legend() is not None
+    # error table: memorizing on the formula 1 - n/2^d, four-neuron at 0, n on a log2 axis
+    lines = {line.get_label(): line for line in axes[2].get_lines()}
+    np.testing.assert_array_equal(lines["memorizing, d=3"].get_xdata(), [2, 4])
+    np.testing.assert_allclose(lines["memorizing, d=3"].get_ydata(), [1 - 2 / 8, 1 - 4 / 8])
+    np.testing.assert_array_equal(lines["four-neuron, d=3"].get_ydata(), [0.0, 0.0])
+    assert axes[2].get_xscale() == "log"
+    path = tmp_path / "x.png"
+    fig.savefig(path, dpi=50)
     plt.close(fig)
+    assert path.stat().st_size > 1000
+    width, height = fig.get_size_inches() * 50
+    assert matplotlib.image.imread(path).shape[:2] == (round(height), round(width))
 
 
 def test_argument_checks():
@@ -68,8 +101,7 @@ def test_argument_checks():
 def test_sim_ln_epsilon_curve_against_the_closed_bound():
     import math
 
-    from verify.explore import sim_ln_epsilon_curve
-    from verify.plotting import plot_sim_ln_epsilon_curve
+    from verify.experiments import plot_sim_ln_epsilon_curve, sim_ln_epsilon_curve
 
     d = 3
     c = math.sqrt(d + 1)
@@ -86,6 +118,10 @@ def test_sim_ln_epsilon_curve_against_the_closed_bound():
 
     fig, ax = plt.subplots()
     plot_sim_ln_epsilon_curve(ax, curve)
+    lines = {line.get_label(): line for line in ax.get_lines()}
+    np.testing.assert_array_equal(lines["Lemma A.12 bound"].get_ydata(), curve.bound)
+    printed = lines["memorizing (printed split)"].get_ydata()
+    assert np.isnan(printed[1])  # no Hessian on the switch: a gap in the curve, not a value
     plt.close(fig)
 
 
@@ -93,9 +129,7 @@ def test_train_in_chunks_equals_one_uninterrupted_run(tmp_path):
     import matplotlib.pyplot as plt
 
     from sharpness.training.runs import train
-    from verify.commands.experiments import panel_configs
-    from verify.explore import train_in_chunks
-    from verify.plotting import plot_runs
+    from verify.experiments import panel_configs, plot_runs, train_in_chunks
 
     cfg = panel_configs("fig4b", "smoke", 1)[0]
     seen = [r[0].epoch for r in train_in_chunks([cfg], [tmp_path / "a"], chunks=3)]
@@ -107,14 +141,22 @@ def test_train_in_chunks_equals_one_uninterrupted_run(tmp_path):
         np.testing.assert_array_equal(np.asarray(final.params[k]), np.asarray(whole.params[k]))
     fig, axes = plt.subplots(1, 3)
     plot_runs(axes, [final], ["1-SAM"])
+    assert [ax.get_ylabel() for ax in axes] == [
+        "train loss",
+        "Tr(Hessian of L)",
+        "test zero-one error",
+    ]
+    for ax, key in zip(axes, ("train_loss", "sharpness", "test_error"), strict=True):
+        (line,) = ax.get_lines()
+        expected = [m[key] for m in final.metrics if m.get(key) is not None]
+        assert line.get_label() == "1-SAM" and list(line.get_ydata()) == expected
     plt.close(fig)
     with pytest.raises(ValueError, match="one output directory per run"):
         next(train_in_chunks([cfg], [], chunks=2))
 
 
 def test_scale_schedule_rescales_every_phase():
-    from verify.commands.experiments import panel_configs
-    from verify.explore import scale_schedule
+    from verify.experiments import panel_configs, scale_schedule
 
     cfg = panel_configs("fig4b", "smoke", 1)[0]
     new = scale_schedule(cfg, 2.0, 0.5)

@@ -11,8 +11,6 @@ from __future__ import annotations
 import json
 import textwrap
 
-from verify.errata import collect_entries
-
 NAMES = ("errata",)
 HELP = "check every explicit formula of the paper as printed; corrections with evidence"
 ORDER = 10
@@ -53,6 +51,8 @@ def format_text(entries) -> str:
 
 
 def run(args) -> int:
+    from verify.errata import collect_entries  # lazy: sympy and torch, only when it runs
+
     entries = collect_entries(progress=not args.json)
     if args.only_wrong:
         entries = [e for e in entries if not e.holds_as_printed]

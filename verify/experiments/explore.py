@@ -1,5 +1,6 @@
 """Computations behind the notebooks: Figure 3's activation regions, Eq. (5)'s sharpness in r,
-and hypercube error against n and d. Notebooks only call these (and :mod:`verify.plotting`).
+hypercube error against n and d (Props 4.1-4.2), the Sim-LN sharpness against eps (Theorem 5.1),
+and live training of the Appendix B panels. :mod:`verify.experiments.plotting` draws them.
 """
 
 from __future__ import annotations
