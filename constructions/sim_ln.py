@@ -203,7 +203,7 @@ def sim_ln_memorizing_solution(
         network=Network(SimLN(eps), params),
         form=form,
         parameters={
-            "ln_epsilon": eps,
+            "ln_eps": eps,
             "delta": float(delta),
             "min_margin": cert.min_margin,
             "directions": cert.method,
@@ -256,7 +256,7 @@ def sim_ln_xor_memorizing_solution(
             reference="Proposition 5.1; App. A.4.2",
             network=Network(SimLN(eps), params),
             form=form,
-            parameters={"ln_epsilon": eps, "delta": delta, "regimes": _regime_counts(regime)},
+            parameters={"ln_eps": eps, "delta": delta, "regimes": _regime_counts(regime)},
         )
     w = dataset.X / math.sqrt(d)
     inner = sim_ln_memorizing_solution(
@@ -343,6 +343,6 @@ def sim_ln_four_neuron_solution(
         reference="Proposition 5.2; Eq. (18)",
         network=Network(SimLN(eps), {"W1": W1, "b1": b1, "W2": W2}),
         form=form,
-        parameters={"ln_epsilon": eps, "width": width, "scale": scale, "regime": regime},
+        parameters={"ln_eps": eps, "width": width, "scale": scale, "regime": regime},
         notes=tuple(notes),
     )

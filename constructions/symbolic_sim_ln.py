@@ -78,7 +78,7 @@ def exact_sim_ln_memorizing_solution(
 
     Returns:
         An :class:`~constructions.symbolic.ExactConstruction` whose ``arch`` is ``SimLN(float(eps))``
-        and whose ``parameters["ln_epsilon"]`` is the exact eps; ``parameters["regimes"]`` lists
+        and whose ``parameters["ln_eps"]`` is the exact eps; ``parameters["regimes"]`` lists
         each point's regime.
     """
     eps = exact_epsilon(eps)
@@ -122,7 +122,7 @@ def exact_sim_ln_memorizing_solution(
         tuple(ys),
         form,
         {
-            "ln_epsilon": eps,
+            "ln_eps": eps,
             "delta": delta,
             "min_margin": min_margin,
             "directions": directions if isinstance(directions, str) else "given",
@@ -174,7 +174,7 @@ def exact_sim_ln_xor_memorizing_solution(
         Xs,
         tuple(ys),
         form,
-        {"ln_epsilon": eps, "delta": delta, "regimes": ("normalized",) * n},
+        {"ln_eps": eps, "delta": delta, "regimes": ("normalized",) * n},
     )
 
 
@@ -225,5 +225,5 @@ def exact_sim_ln_four_neuron_solution(
         Xs,
         ys,
         form,
-        {"ln_epsilon": eps, "scale": s, "output": o, "regime": regime, "width": width},
+        {"ln_eps": eps, "scale": s, "output": o, "regime": regime, "width": width},
     )

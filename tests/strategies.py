@@ -87,7 +87,7 @@ LN_EPS_FACTORS = (0.3, 0.75, 1.0, 1.5, 2.0, 3.0)
 
 
 @st.composite
-def sim_ln_epsilons(draw, c):
+def sim_ln_epss(draw, c):
     """eps = factor * c_j for a random point j: lands in every regime of App. A.4.1 by design."""
     c = np.asarray(c)
     j = draw(st.integers(0, c.shape[0] - 1))

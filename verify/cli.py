@@ -205,11 +205,13 @@ def add_claim_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     p.add_argument(
-        "--ln-epsilon",
+        "--ln-eps",
+        "--ln-epsilon",  # the name before 0.2, still accepted
+        dest="ln_eps",
         type=float,
         default=None,
         metavar="EPS",
-        help="epsilon of 2-MLP-Sim-LN's max{||h||, eps} (claims about Sim-LN)",
+        help="eps of 2-MLP-Sim-LN's max{||h||, eps} (claims about Sim-LN)",
     )
     p.add_argument(
         "--exact",
@@ -255,8 +257,8 @@ def check_claim_arguments(args: argparse.Namespace) -> None:
         _positive("epsilon", args.epsilon)
     if args.hypercube_samples is not None:
         _at_least("hypercube_samples", args.hypercube_samples, 1)
-    if args.ln_epsilon is not None:
-        _positive("ln_epsilon", args.ln_epsilon)
+    if args.ln_eps is not None:
+        _positive("ln_eps", args.ln_eps)
     if args.data is not None:
         if not os.path.exists(args.data):
             raise ValueError(f"cannot read dataset file {args.data}: no such file")
@@ -285,7 +287,7 @@ def config_from_args(args: argparse.Namespace) -> ClaimConfig:
         dataset=dataset,
         hypercube_samples=args.hypercube_samples,
         progress=not args.no_progress and not args.json,
-        ln_epsilon=args.ln_epsilon,
+        ln_eps=args.ln_eps,
         exact=args.exact,
     )
 

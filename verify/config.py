@@ -35,7 +35,7 @@ class ClaimConfig:
         hypercube_samples: estimate the hypercube error from this many samples instead.
         max_points: largest 2^d enumerated exactly.
         progress: show progress bars for long enumerations.
-        ln_epsilon: epsilon of 2-MLP-Sim-LN (claims about Sim-LN choose a default if None).
+        ln_eps: epsilon of 2-MLP-Sim-LN (claims about Sim-LN choose a default if None).
         exact: prove in exact arithmetic (``--exact``) instead of floating point.
 
     Raises:
@@ -52,7 +52,7 @@ class ClaimConfig:
     hypercube_samples: int | None = None
     max_points: int = DEFAULT_MAX_POINTS
     progress: bool = False
-    ln_epsilon: float | None = None
+    ln_eps: float | None = None
     exact: bool = False
 
     def __post_init__(self) -> None:
@@ -79,10 +79,8 @@ class ClaimConfig:
                 check_int("hypercube_samples", self.hypercube_samples, minimum=1),
             )
         object.__setattr__(self, "max_points", check_int("max_points", self.max_points, minimum=1))
-        if self.ln_epsilon is not None:
-            object.__setattr__(
-                self, "ln_epsilon", check_positive_float("ln_epsilon", self.ln_epsilon)
-            )
+        if self.ln_eps is not None:
+            object.__setattr__(self, "ln_eps", check_positive_float("ln_eps", self.ln_eps))
         object.__setattr__(self, "exact", bool(self.exact))
 
     def describe(self) -> dict:

@@ -22,7 +22,7 @@ from constructions.sim_ln import (
 from sharpness import NonDifferentiableError, find_kinks, hessian_trace, lemma41_trace
 from sharpness.architectures.sim_ln import lemma_a12_printed, memorizing_epsilon_range
 from sharpness.reference import dense_hessian_trace
-from tests.strategies import extreme_point_datasets, sim_ln_epsilons
+from tests.strategies import extreme_point_datasets, sim_ln_epss
 from verify import Evaluation, check_interpolation
 
 TOL_RTOL, TOL_ATOL = 1e-9, 1e-12
@@ -48,7 +48,7 @@ def one_hot_owner(params, X):
 @st.composite
 def datasets_and_eps(draw):
     ds = draw(extreme_point_datasets(max_n=6, max_d=4))
-    return ds, draw(sim_ln_epsilons(sim_ln_constants(ds.X, ds.y)))
+    return ds, draw(sim_ln_epss(sim_ln_constants(ds.X, ds.y)))
 
 
 @settings(max_examples=30)

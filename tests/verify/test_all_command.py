@@ -39,7 +39,7 @@ def test_installed_command_json_saves_and_resumes(capsys, tmp_path):
         sub = save / cid
         assert sorted(f.name for f in sub.iterdir()) == ["dataset.npz", "params.npz", "report.json"]
     report = json.loads((save / "5.1" / "report.json").read_text())
-    assert report["parameters"]["ln_epsilon"] > 0
+    assert report["parameters"]["ln_eps"] > 0
     index = json.loads((save / "all.json").read_text())
     assert index["complete"] is True and index["settings"]["d"] == 4
     # resume: the saved reports are reused (tamper with one to see it), --fresh reruns
@@ -75,7 +75,7 @@ def test_a_failing_claim_gives_exit_one_and_not_reproduced(capsys):
 @pytest.mark.parametrize(
     "args,needle",
     [
-        (["--ln-epsilon", "-1"], "ln_epsilon must be a finite number > 0"),
+        (["--ln-eps", "-1"], "ln_eps must be a finite number > 0"),
         (["--d", "65"], "--hypercube-samples"),
         (["--d", "1"], "d must be an integer >= 2"),
         (["--bogus"], "unrecognized arguments"),

@@ -20,7 +20,7 @@ from verify.checks import check_differentiability, check_interpolation, check_tr
 from verify.claims.theorem_5_1 import (
     SimLNEvaluation,
     check_bound_respected_sim_ln,
-    check_ln_epsilon,
+    check_ln_eps,
     check_memorization_sim_ln,
     check_regimes,
     check_trace_bound_sim_ln,
@@ -39,25 +39,25 @@ def test_default_run_verifies_and_records_epsilon(claim):
     report = run_claim(claim, ClaimConfig(d=6, n=12)).report
     assert report.passed, failed(report)
     params = json.loads(report.to_json())["parameters"]
-    assert params["ln_epsilon"] > 0 and params["depth"] == 2
+    assert params["ln_eps"] > 0 and params["depth"] == 2
 
 
 @pytest.mark.parametrize("claim", SIM_LN_CLAIMS)
 @pytest.mark.parametrize("factor", [0.1, 1.0, 2.0, 3.0, 40.0])
 def test_corrected_forms_hold_for_every_epsilon(claim, factor):
     eps = factor * math.sqrt(6)
-    report = run_claim(claim, ClaimConfig(d=5, n=10, ln_epsilon=eps)).report
+    report = run_claim(claim, ClaimConfig(d=5, n=10, ln_eps=eps)).report
     assert report.passed, failed(report)
 
 
 def test_printed_forms_fail_where_the_paper_is_wrong():
     c = math.sqrt(7)  # d = 6
-    r = run_claim("5.1", ClaimConfig(d=6, n=10, form="printed", ln_epsilon=1.5 * c)).report
+    r = run_claim("5.1", ClaimConfig(d=6, n=10, form="printed", ln_eps=1.5 * c)).report
     assert {"eps admissible ('sufficiently small')", "Tr(H) = Lemma A.12 bound"} <= failed(r)
     assert "regime attains min(1, 2c/eps) per point" in failed(r)
-    r = run_claim("5.1", ClaimConfig(d=6, n=10, form="printed", ln_epsilon=c)).report
+    r = run_claim("5.1", ClaimConfig(d=6, n=10, form="printed", ln_eps=c)).report
     assert "twice differentiable at theta" in failed(r)
-    r = run_claim("prop5.1", ClaimConfig(d=6, n=10, form="printed", ln_epsilon=3 * c)).report
+    r = run_claim("prop5.1", ClaimConfig(d=6, n=10, form="printed", ln_eps=3 * c)).report
     assert failed(r) == {
         "eps admissible ('sufficiently small')",
         "Tr(H) = Lemma A.12 bound",
@@ -66,11 +66,9 @@ def test_printed_forms_fail_where_the_paper_is_wrong():
     r = run_claim("prop5.2", ClaimConfig(d=6, n=10, form="printed")).report
     assert {"interpolation", "zero-one error on {-1,1}^6 (0)"} <= failed(r)
     # the paper's own range: as printed, A.4.1 and A.4.2 hold for small eps
+    assert run_claim("5.1", ClaimConfig(d=6, n=10, form="printed", ln_eps=0.5 * c)).report.passed
     assert run_claim(
-        "5.1", ClaimConfig(d=6, n=10, form="printed", ln_epsilon=0.5 * c)
-    ).report.passed
-    assert run_claim(
-        "prop5.1", ClaimConfig(d=6, n=10, form="printed", ln_epsilon=1.9 * c)
+        "prop5.1", ClaimConfig(d=6, n=10, form="printed", ln_eps=1.9 * c)
     ).report.passed
 
 
@@ -98,7 +96,7 @@ def test_notes_carry_the_evidence():
 def test_user_data_and_zero_labels_for_theorem_5_1():
     ds = sample_xor(5, 9, 1)
     y = ds.y * np.linspace(0.2, 3.0, 9)
-    report = run_claim("5.1", ClaimConfig(dataset=Dataset(ds.X, y), ln_epsilon=1.0)).report
+    report = run_claim("5.1", ClaimConfig(dataset=Dataset(ds.X, y), ln_eps=1.0)).report
     assert report.passed, failed(report)
     y[0] = 0.0
     report = run_claim("5.1", ClaimConfig(dataset=Dataset(ds.X, y))).report
@@ -185,11 +183,11 @@ def test_bound_respected_fails_below_the_bound(ds):
 def test_epsilon_check_flags_epsilons_outside_the_range(ds):
     c = math.sqrt(6)
     printed = memorizing_epsilon_range(ds.X, ds.y, "printed")
-    assert check_ln_epsilon(0.5 * c, printed, "printed").passed
-    result = check_ln_epsilon(1.5 * c, printed, "printed")
+    assert check_ln_eps(0.5 * c, printed, "printed").passed
+    result = check_ln_eps(1.5 * c, printed, "printed")
     assert not result.passed and "NOT admissible" in result.detail
-    assert not check_ln_epsilon(2.5 * c, xor_epsilon_range(5, "printed"), "printed").passed
-    assert check_ln_epsilon(1e6, xor_epsilon_range(5), "corrected").passed
+    assert not check_ln_eps(2.5 * c, xor_epsilon_range(5, "printed"), "printed").passed
+    assert check_ln_eps(1e6, xor_epsilon_range(5), "corrected").passed
 
 
 # --- command line (in-process: the installed command is exercised in test_all_command) -------
@@ -206,11 +204,11 @@ def cli(capsys, *args):
 @pytest.mark.parametrize(
     "args,needle",
     [
-        (["5.1", "--ln-epsilon", "0"], "ln_epsilon must be a finite number > 0"),
-        (["prop5.2", "--ln-epsilon", "-1"], "ln_epsilon must be a finite number > 0"),
-        (["prop5.1", "--ln-epsilon", "nan"], "ln_epsilon must be a finite number > 0"),
+        (["5.1", "--ln-eps", "0"], "ln_eps must be a finite number > 0"),
+        (["prop5.2", "--ln-eps", "-1"], "ln_eps must be a finite number > 0"),
+        (["prop5.1", "--ln-eps", "nan"], "ln_eps must be a finite number > 0"),
         (["prop5.1", "--d", "65"], "--hypercube-samples"),
-        (["prop5.2", "--ln-epsilon", "x"], "invalid float value"),
+        (["prop5.2", "--ln-eps", "x"], "invalid float value"),
     ],
     ids=["zero", "negative", "nan", "too-large", "not-a-number"],
 )
@@ -226,14 +224,12 @@ def test_non_xor_data_is_refused_and_not_small_enough_epsilon_is_flagged(capsys,
     np.savez(tmp_path / "d.npz", X=ds.X, y=-ds.y)
     code, out, err = cli(capsys, "prop5.1", "--data", str(tmp_path / "d.npz"))
     assert code == 2 and "not x[1]*x[2]" in err and out == ""
-    code, out, err = cli(
-        capsys, "5.1", "--d", "6", "--form", "printed", "--ln-epsilon", "4", "--json"
-    )
+    code, out, err = cli(capsys, "5.1", "--d", "6", "--form", "printed", "--ln-eps", "4", "--json")
     assert code == 1
     report = json.loads(out)
     eps_check = {c["name"]: c for c in report["checks"]}["eps admissible ('sufficiently small')"]
     assert eps_check["passed"] is False and "NOT admissible" in eps_check["detail"]
-    assert report["parameters"]["ln_epsilon"] == 4.0
+    assert report["parameters"]["ln_eps"] == 4.0
 
 
 # --- saved weights recheck with independent code ----------------------------------------------
@@ -268,7 +264,7 @@ def test_saved_weights_recheck_independently(claim, tmp_path):
     params = dict(np.load(tmp_path / "params.npz"))
     data = np.load(tmp_path / "dataset.npz")
     X, y = data["X"], data["y"]
-    eps = report["parameters"]["ln_epsilon"]
+    eps = report["parameters"]["ln_eps"]
     assert set(params) == {"W1", "b1", "W2"}
     np.testing.assert_allclose(numpy_sim_ln(params, eps, X), y, rtol=1e-9, atol=1e-12)
     checks = {c["name"]: c for c in report["checks"]}

@@ -69,7 +69,7 @@ def test_normalized_architectures(tmp_path, capsys, kind):
     args = ["--arch", kind]
     if kind == "simln":
         net = Network(SimLN(0.7), p)
-        args += ["--ln-epsilon", "0.7"]
+        args += ["--ln-eps", "0.7"]
     else:
         p["gamma"] = rng.normal(size=5)
         net = Network(SimBN(), p, reference=ds.X)

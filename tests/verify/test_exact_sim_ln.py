@@ -25,9 +25,9 @@ def _checks(claim, **kw):
 
 
 @pytest.mark.parametrize("claim", ["5.1", "prop5.1", "prop5.2"])
-@pytest.mark.parametrize("ln_epsilon", [None, 0.1, 20.0])
-def test_exact_sim_ln_claims_pass(claim, ln_epsilon):
-    checks = _checks(claim, ln_epsilon=ln_epsilon)
+@pytest.mark.parametrize("ln_eps", [None, 0.1, 20.0])
+def test_exact_sim_ln_claims_pass(claim, ln_eps):
+    checks = _checks(claim, ln_eps=ln_eps)
     assert all(c.passed for c in checks.values()), [
         (c.name, c.detail) for c in checks.values() if not c.passed
     ]
@@ -36,7 +36,7 @@ def test_exact_sim_ln_claims_pass(claim, ln_epsilon):
 
 def test_printed_case_split_is_not_flattest_for_eps_between_c_and_2c():
     # c = sqrt(5) ~ 2.236 < eps = 3 < 2c: printed puts the points in the linear regime
-    checks = _checks("5.1", ln_epsilon=3.0, form="printed")
+    checks = _checks("5.1", ln_eps=3.0, form="printed")
     assert not checks["regime attains min(1, 2c/eps) per point (exact)"].passed
     bound = checks["Tr(H) = Lemma A.12 bound (exact)"]
     assert not bound.passed and bound.value == str(4 * sp.sqrt(5) / 3)
@@ -46,7 +46,7 @@ def test_printed_eq18_fails_and_a42_beyond_2sqrt_d_plus_1_is_not_flattest():
     checks = _checks("prop5.2", form="printed")
     assert checks["zero-one error on {-1,1}^4 = 0 (exact)"].value == "8/16"
     assert not checks["interpolation (exact)"].passed
-    a42 = _checks("prop5.1", d=5, n=8, ln_epsilon=20.0, form="printed")
+    a42 = _checks("prop5.1", d=5, n=8, ln_eps=20.0, form="printed")
     assert not a42["Tr(H) = Lemma A.12 bound (exact)"].passed
 
 

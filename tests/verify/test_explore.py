@@ -98,14 +98,14 @@ def test_argument_checks():
         circle_dataset(0)
 
 
-def test_sim_ln_epsilon_curve_against_the_closed_bound():
+def test_sim_ln_eps_curve_against_the_closed_bound():
     import math
 
-    from verify.experiments import plot_sim_ln_epsilon_curve, sim_ln_epsilon_curve
+    from verify.experiments import plot_sim_ln_eps_curve, sim_ln_eps_curve
 
     d = 3
     c = math.sqrt(d + 1)
-    curve = sim_ln_epsilon_curve(d, n=4, eps=[0.5 * c, c, 1.5 * c, 4 * c])
+    curve = sim_ln_eps_curve(d, n=4, eps=[0.5 * c, c, 1.5 * c, 4 * c])
     expected = [2 * min(1.0, 2 * c / e) for e in curve.eps]
     np.testing.assert_allclose(curve.bound, expected, rtol=1e-12)
     np.testing.assert_allclose(curve.memorizing_corrected, expected, rtol=1e-10)
@@ -117,7 +117,7 @@ def test_sim_ln_epsilon_curve_against_the_closed_bound():
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots()
-    plot_sim_ln_epsilon_curve(ax, curve)
+    plot_sim_ln_eps_curve(ax, curve)
     lines = {line.get_label(): line for line in ax.get_lines()}
     np.testing.assert_array_equal(lines["Lemma A.12 bound"].get_ydata(), curve.bound)
     printed = lines["memorizing (printed split)"].get_ydata()

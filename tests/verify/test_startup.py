@@ -203,7 +203,7 @@ def test_unknown_claim_id_is_refused_with_the_known_ones():
 
 # --- the early checks say what ClaimConfig says --------------------------------------------
 
-GOOD = dict(d=10, n=None, depth=2, seed=0, epsilon=None, hypercube_samples=None, ln_epsilon=None)
+GOOD = dict(d=10, n=None, depth=2, seed=0, epsilon=None, hypercube_samples=None, ln_eps=None)
 EARLY_CASES = {
     "good": {},
     "d<2": dict(d=1),
@@ -220,8 +220,8 @@ EARLY_CASES = {
     "epsilon-inf": dict(epsilon=float("inf")),
     "epsilon-ok": dict(epsilon=0.25),
     "samples<1": dict(hypercube_samples=0),
-    "ln-epsilon=0": dict(ln_epsilon=0.0),
-    "ln-epsilon-nan": dict(ln_epsilon=float("nan")),
+    "ln-eps=0": dict(ln_eps=0.0),
+    "ln-eps-nan": dict(ln_eps=float("nan")),
     "two-bad-values": dict(d=1, depth=1),
 }
 

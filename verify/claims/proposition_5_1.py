@@ -9,7 +9,7 @@ h_i = 2 eps > eps (the normalized regime: f(x_i) = y_i, ||grad f(x_i)||^2 = 1), 
 training set: exactly 2^d - n mistakes and MSE (2^d - n)/2^d. The bound (Lemma A.12) is
 min(1, 2 sqrt(d+1)/eps) per point, so this is flattest iff eps <= 2 sqrt(d+1).
 
-``--epsilon`` sets A.4.2's delta (default 1; it must be < 2); ``--ln-epsilon`` sets eps (default
+``--epsilon`` sets A.4.2's delta (default 1; it must be < 2); ``--ln-eps`` sets eps (default
 sqrt(d+1)/2, half the paper's bound sqrt(d+1)).
 """
 
@@ -30,7 +30,7 @@ from verify.checks import (
 from verify.claims.proposition_4_1 import IID_NOTE, ZERO_ONE_NOTE
 from verify.claims.theorem_5_1 import (
     SimLNEvaluation,
-    check_ln_epsilon,
+    check_ln_eps,
     check_memorization_sim_ln,
     check_regimes,
     check_trace_bound_sim_ln,
@@ -48,7 +48,7 @@ EVIDENCE = "proof by construction"
 DEFAULT_DELTA = 1.0
 
 
-def default_xor_ln_epsilon(d: int) -> float:
+def default_xor_ln_eps(d: int) -> float:
     """sqrt(d+1)/2: inside the paper's eps < sqrt(d+1)."""
     return 0.5 * math.sqrt(d + 1)
 
@@ -77,7 +77,7 @@ def run(config: ClaimConfig) -> ClaimRun:
     dataset = training_set(config)
     require_xor(dataset, "Proposition 5.1")
     d, n = dataset.d, dataset.n
-    eps = config.ln_epsilon if config.ln_epsilon is not None else default_xor_ln_epsilon(d)
+    eps = config.ln_eps if config.ln_eps is not None else default_xor_ln_eps(d)
     delta = config.epsilon if config.epsilon is not None else DEFAULT_DELTA
 
     def build(e, form):  # the notes' evidence uses the default delta
@@ -98,7 +98,7 @@ def run(config: ClaimConfig) -> ClaimRun:
             else "delta >= 2: neuron i also fires at cube points next to x_i",
             kind="certificate",
         ),
-        check_ln_epsilon(eps, xor_epsilon_range(d, config.form), config.form),
+        check_ln_eps(eps, xor_epsilon_range(d, config.form), config.form),
         check_interpolation(ev),
         check_memorization_sim_ln(ev),
         check_regimes(ev),
@@ -114,7 +114,7 @@ def run(config: ClaimConfig) -> ClaimRun:
     if note:
         notes.append(note)
     params = config.describe()
-    params.update(depth=2, ln_epsilon=eps, delta=delta, width=n)
+    params.update(depth=2, ln_eps=eps, delta=delta, width=n)
     return ClaimRun(
         ClaimReport(CLAIM, TITLE, REFERENCE, params, checks, notes), cons.network, dataset
     )

@@ -31,7 +31,7 @@ from verify.checks import (
 )
 from verify.claims.theorem_5_1 import (
     SimLNEvaluation,
-    check_ln_epsilon,
+    check_ln_eps,
     check_regimes,
     check_trace_bound_sim_ln,
     depth_note,
@@ -92,12 +92,12 @@ def run(config: ClaimConfig) -> ClaimRun:
     dataset = training_set(config)
     require_xor(dataset, "Proposition 5.2")
     d, n = dataset.d, dataset.n
-    eps = config.ln_epsilon if config.ln_epsilon is not None else 0.5 * math.sqrt(d + 1)
+    eps = config.ln_eps if config.ln_eps is not None else 0.5 * math.sqrt(d + 1)
     width = max(n, 4)
     cons = sim_ln_four_neuron_solution(d, eps, width=width, form=config.form)
     ev = SimLNEvaluation.from_config(cons.network, dataset, config)
     checks = [
-        check_ln_epsilon(eps, xor_epsilon_range(d, config.form), config.form),
+        check_ln_eps(eps, xor_epsilon_range(d, config.form), config.form),
         check_interpolation(ev),
         check_regimes(ev),
         check_differentiability(ev),
@@ -125,7 +125,7 @@ def run(config: ClaimConfig) -> ClaimRun:
     if note:
         notes.append(note)
     params = config.describe()
-    params.update(depth=2, ln_epsilon=eps, width=width, scale=cons.parameters["scale"])
+    params.update(depth=2, ln_eps=eps, width=width, scale=cons.parameters["scale"])
     return ClaimRun(
         ClaimReport(CLAIM, TITLE, REFERENCE, params, checks, notes), cons.network, dataset
     )

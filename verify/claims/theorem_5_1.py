@@ -60,7 +60,7 @@ RANDOM_INTERPOLATORS = 2
 __all__ = [
     "SimLNEvaluation",
     "check_bound_respected_sim_ln",
-    "check_ln_epsilon",
+    "check_ln_eps",
     "check_memorization_sim_ln",
     "check_regimes",
     "check_trace_bound_sim_ln",
@@ -86,7 +86,7 @@ class SimLNEvaluation(Evaluation):
         )
 
 
-def check_ln_epsilon(eps: float, rng: EpsilonRange, form: str) -> CheckResult:
+def check_ln_eps(eps: float, rng: EpsilonRange, form: str) -> CheckResult:
     """eps lies in the range where the construction attains the bound ("sufficiently small")."""
     ok = rng.contains(eps)
     detail = f"{form} construction attains the Lemma A.12 bound iff {rng.condition}"
@@ -192,7 +192,7 @@ def depth_note(config: ClaimConfig) -> str | None:
     return f"2-MLP-Sim-LN has two layers: --depth {config.depth} is ignored (depth 2 used)."
 
 
-def default_ln_epsilon(dataset) -> float:
+def default_ln_eps(dataset) -> float:
     """Half of min_i ||x'_i|| |y_i| over nonzero labels: the printed and corrected forms agree."""
     c = sim_ln_constants(dataset.X, dataset.y)
     c = c[c > 0]
@@ -296,7 +296,7 @@ ZERO_LABEL_NOTE = (
 def run(config: ClaimConfig) -> ClaimRun:
     dataset = training_set(config)
     cert = certify_extreme_points(dataset.X)  # raises NotExtremePointsError naming the point
-    eps = config.ln_epsilon if config.ln_epsilon is not None else default_ln_epsilon(dataset)
+    eps = config.ln_eps if config.ln_eps is not None else default_ln_eps(dataset)
     cons = sim_ln_memorizing_solution(
         dataset, eps, directions=cert, delta=config.epsilon, form=config.form
     )
@@ -306,9 +306,7 @@ def run(config: ClaimConfig) -> ClaimRun:
         replace(
             check_epsilon(cons.parameters["delta"], cert.min_margin), name="delta < min margin"
         ),
-        check_ln_epsilon(
-            eps, memorizing_epsilon_range(dataset.X, dataset.y, config.form), config.form
-        ),
+        check_ln_eps(eps, memorizing_epsilon_range(dataset.X, dataset.y, config.form), config.form),
         check_interpolation(ev),
         check_memorization_sim_ln(ev),
         check_regimes(ev),
@@ -334,7 +332,7 @@ def run(config: ClaimConfig) -> ClaimRun:
     params = config.describe()
     params.update(
         depth=2,
-        ln_epsilon=eps,
+        ln_eps=eps,
         delta=cons.parameters["delta"],
         width=dataset.n,
         regimes=cons.parameters["regimes"],

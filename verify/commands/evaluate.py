@@ -70,7 +70,15 @@ def add_arguments(p) -> None:
         "(.pt/.pth; nn.Sequential keys 0.weight, 0.bias, 2.weight, ...) or .safetensors",
     )
     p.add_argument("--data", default=None, metavar="DATASET.npz", help="training set (X, y)")
-    p.add_argument("--ln-epsilon", type=float, default=None, metavar="EPS", help="Sim-LN's eps")
+    p.add_argument(
+        "--ln-eps",
+        "--ln-epsilon",  # the name before 0.2, still accepted
+        dest="ln_eps",
+        type=float,
+        default=None,
+        metavar="EPS",
+        help="Sim-LN's eps",
+    )
     p.add_argument(
         "--hypercube-samples",
         type=int,
@@ -179,11 +187,11 @@ def _load(args):
             "batch statistics use the training X"
         )
     try:
-        pf.architecture(eps=args.ln_epsilon)
+        pf.architecture(eps=args.ln_eps)
     except ValueError as exc:
-        raise ValueError(f"--ln-epsilon: {exc}") from None
+        raise ValueError(f"--ln-eps: {exc}") from None
     try:
-        net = pf.network(eps=args.ln_epsilon, reference=dataset.X if simbn else None)
+        net = pf.network(eps=args.ln_eps, reference=dataset.X if simbn else None)
     except ValueError as exc:
         raise ValueError(f"--params {exc}") from None
     if dataset is not None and dataset.d != net.d:

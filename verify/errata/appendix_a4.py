@@ -27,7 +27,7 @@ from verify.errata import ErrataEntry
 
 
 def _trace_and_bound(cons):
-    eps = cons.parameters["ln_epsilon"]
+    eps = cons.parameters["ln_eps"]
     res = exact_hessian_trace_sim_ln(cons.params, eps, cons.X, cons.y)
     return res, exact_sim_ln_lower_bound(cons.X, cons.y, eps)
 

@@ -59,7 +59,7 @@ def _check(name, passed, measured, expected, detail) -> CheckResult:
 
 
 def interpolation_check(cons) -> CheckResult:
-    eps = cons.parameters["ln_epsilon"]
+    eps = cons.parameters["ln_eps"]
     bad = [
         i
         for i in range(cons.X.rows)
@@ -75,7 +75,7 @@ def interpolation_check(cons) -> CheckResult:
 
 def memorization_check(cons) -> CheckResult:
     """Definition 4.2 with proven strict signs: one active unit per point, distinct units."""
-    eps = cons.parameters["ln_epsilon"]
+    eps = cons.parameters["ln_eps"]
     problems, owners = [], {}
     for i in range(cons.X.rows):
         signs = exact_forward_sim_ln(cons.params, eps, cons.X.row(i)).signs
@@ -100,7 +100,7 @@ def memorization_check(cons) -> CheckResult:
 def regime_check(cons) -> CheckResult:
     """Each point's regime can attain its Lemma A.12 term: normalized needs 2c >= eps, linear
     needs 2c <= eps (c > 0); the switch ||h|| = eps is never flattest for y != 0."""
-    eps = cons.parameters["ln_epsilon"]
+    eps = cons.parameters["ln_eps"]
     bad, counts = [], {"normalized": 0, "linear": 0, "switch": 0}
     for i in range(cons.X.rows):
         regime = exact_forward_sim_ln(cons.params, eps, cons.X.row(i)).regime
@@ -120,7 +120,7 @@ def regime_check(cons) -> CheckResult:
 
 
 def trace_checks(cons) -> list[CheckResult]:
-    eps = cons.parameters["ln_epsilon"]
+    eps = cons.parameters["ln_eps"]
     res = exact_hessian_trace_sim_ln(cons.params, eps, cons.X, cons.y)
     bound = exact_sim_ln_lower_bound(cons.X, cons.y, eps)
     fatal = res["fatal_kinks"]
@@ -165,7 +165,7 @@ def trace_checks(cons) -> list[CheckResult]:
 
 
 def _eps(config: ClaimConfig, default) -> sp.Expr:
-    return default if config.ln_epsilon is None else exact_epsilon(config.ln_epsilon, "ln_epsilon")
+    return default if config.ln_eps is None else exact_epsilon(config.ln_eps, "ln_eps")
 
 
 def _report(claim_id, config, checks, notes, params) -> ClaimReport:
@@ -205,7 +205,7 @@ def run_exact(claim_id: str, config: ClaimConfig) -> ClaimRun:
             regime_check(cons),
             *trace_checks(cons),
         ]
-        params = {"ln_epsilon": eps, "delta": delta}
+        params = {"ln_eps": eps, "delta": delta}
     elif claim_id == "prop5.1":
         require_xor(dataset, "Proposition 5.1")
         d, n = dataset.d, dataset.n
@@ -240,7 +240,7 @@ def run_exact(claim_id: str, config: ClaimConfig) -> ClaimRun:
                 "App. A.4.1 (corrected) with directions w_i = x_i and separation delta: App. A.4.2 "
                 "as printed when eps <= 2 sqrt(d+1), the linear regime beyond."
             )
-        params = {"ln_epsilon": eps, "delta": delta, "width": n}
+        params = {"ln_eps": eps, "delta": delta, "width": n}
     elif claim_id == "prop5.2":
         require_xor(dataset, "Proposition 5.2")
         d, n = dataset.d, dataset.n
@@ -260,7 +260,7 @@ def run_exact(claim_id: str, config: ClaimConfig) -> ClaimRun:
                 "sign of f(x) proven at every vertex",
             ),
         ]
-        params = {"ln_epsilon": eps, "width": width, "scale": cons.parameters["scale"]}
+        params = {"ln_eps": eps, "width": width, "scale": cons.parameters["scale"]}
     else:
         raise ValueError(f"no exact proof for claim {claim_id!r}")
     return ClaimRun(_report(claim_id, config, checks, notes, params), None, dataset)

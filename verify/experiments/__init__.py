@@ -11,7 +11,7 @@ from verify.experiments.explore import (
     eq5_sharpness_curve,
     hypercube_error_table,
     scale_schedule,
-    sim_ln_epsilon_curve,
+    sim_ln_eps_curve,
     train_in_chunks,
 )
 from verify.experiments.figures import EXPERIMENTS, Experiment, Panel, run_experiment
@@ -22,7 +22,7 @@ from verify.experiments.plotting import (
     plot_error_table,
     plot_runs,
     plot_sharpness_curve,
-    plot_sim_ln_epsilon_curve,
+    plot_sim_ln_eps_curve,
 )
 from verify.experiments.table1 import (
     MARK_MEANING,
@@ -93,7 +93,7 @@ __all__ = [
     "circle_dataset",
     "eq5_sharpness_curve",
     "hypercube_error_table",
-    "sim_ln_epsilon_curve",
+    "sim_ln_eps_curve",
     "scale_schedule",
     "train_in_chunks",
     # drawings
@@ -102,5 +102,5 @@ __all__ = [
     "plot_activation_regions",
     "plot_sharpness_curve",
     "plot_error_table",
-    "plot_sim_ln_epsilon_curve",
+    "plot_sim_ln_eps_curve",
 ]

@@ -90,7 +90,7 @@ def settings_fingerprint(config) -> dict:
         "form": config.form,
         "hypercube_samples": config.hypercube_samples,
         "max_points": config.max_points,
-        "ln_epsilon": config.ln_epsilon,
+        "ln_eps": config.ln_eps,
         "exact": config.exact,
         "data": None,
     }

@@ -25,7 +25,7 @@ __all__ = [
     "circle_dataset",
     "eq5_sharpness_curve",
     "hypercube_error_table",
-    "sim_ln_epsilon_curve",
+    "sim_ln_eps_curve",
     "scale_schedule",
     "train_in_chunks",
 ]
@@ -173,7 +173,7 @@ class SimLNEpsilonCurve:
     c: float  # sqrt(d+1) = ||x'|| |y| at every cube point
 
 
-def sim_ln_epsilon_curve(d: int, n: int = 16, eps=None, seed: int = 0) -> SimLNEpsilonCurve:
+def sim_ln_eps_curve(d: int, n: int = 16, eps=None, seed: int = 0) -> SimLNEpsilonCurve:
     """Sharpness of the Sim-LN flattest constructions as eps varies (Theorem 5.1, Props 5.1-5.2).
 
     On P_xor every c_i = sqrt(d+1): the bound is 2 min(1, 2 sqrt(d+1)/eps); the printed A.4.1

@@ -16,7 +16,7 @@ __all__ = [
     "plot_fig2b_neurons",
     "plot_runs",
     "plot_sharpness_curve",
-    "plot_sim_ln_epsilon_curve",
+    "plot_sim_ln_eps_curve",
 ]
 
 
@@ -78,7 +78,7 @@ def plot_error_table(ax, table) -> None:
     ax.legend(fontsize=8)
 
 
-def plot_sim_ln_epsilon_curve(ax, curve) -> None:
+def plot_sim_ln_eps_curve(ax, curve) -> None:
     """Tr(Hessian) of the Sim-LN constructions against eps, with the Lemma A.12 bound."""
     ax.plot(curve.eps, curve.bound, "k--", lw=1, label="Lemma A.12 bound")
     ax.plot(curve.eps, curve.memorizing_corrected, "o", ms=3, label="memorizing (corrected split)")

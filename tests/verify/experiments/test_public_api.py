@@ -50,7 +50,7 @@ EXPECTED = {
     "circle_dataset",
     "eq5_sharpness_curve",
     "hypercube_error_table",
-    "sim_ln_epsilon_curve",
+    "sim_ln_eps_curve",
     "scale_schedule",
     "train_in_chunks",
     "draw_experiment",
@@ -58,7 +58,7 @@ EXPECTED = {
     "plot_activation_regions",
     "plot_sharpness_curve",
     "plot_error_table",
-    "plot_sim_ln_epsilon_curve",
+    "plot_sim_ln_eps_curve",
 }
 
 
