@@ -9,7 +9,7 @@ ours/baseline as a speed-up. Before a time is reported, the result is checked ag
 reference on the same case (the ``agree`` column); a row that disagrees says so.
 
 1. **Full hypercube, general weights** (Props. 4.1-4.2): a Gaussian 2-MLP-Bias of width 100 at
-   d = 30, all 2^30 points, by :func:`sharpness.hypercube_fast.fast_hypercube_error` (low/high
+   d = 30, all 2^30 points, by :func:`sharpness.hypercube.enumeration.fast_hypercube_error` (low/high
    coordinate tables, compiled kernel, exact sign decisions). Baseline: the naive chunked torch
    forward (float64), timed on one sub-cube of 2^21 points (25 minutes for the whole cube is not
    worth waiting for); the same sub-cube is evaluated by ours and both counts must agree.
@@ -18,7 +18,7 @@ reference on the same case (the ``agree`` column); a row that disagrees says so.
    Agreement: the exact count must equal the proposition's closed form 2^d - n (resp. 0), and
    the same code must match naive enumeration at d = 16. The naive time is extrapolated.
 3. **Exact Tr(nabla^2 L)** at width 500, d = 30, n = 100 for 2-MLP-Bias, 2-MLP-No-Bias,
-   3-layer MLP-Bias, softplus, 2-MLP-Sim-LN and 2-MLP-Sim-BN (:func:`sharpness.trace.hessian`,
+   3-layer MLP-Bias, softplus, 2-MLP-Sim-LN and 2-MLP-Sim-BN (:func:`sharpness.hessian_trace`,
    kink check included). Baselines: BackPACK's ``DiagHessian`` (ReLU MLPs only; its diagonal must
    equal ours entry by entry); where it does not apply, the target is <= 3x BackPACK's time on
    2-MLP-Bias, and agreement is with the autograd per-unit HVP path of
@@ -426,9 +426,10 @@ def main(argv=None) -> int:
     p.add_argument(
         "--only",
         action="append",
-        choices=("hypercube", "pruning", "trace", "training"),
+        choices=("hypercube", "pruning", "trace", "training", "startup"),
         help="run only this section (repeatable; default all but training with --quick; "
-        "pruning also runs hypercube; training is python -m benchmarks.bench_training)",
+        "pruning also runs hypercube; training is python -m benchmarks.bench_training, startup "
+        "python -m benchmarks.bench_startup)",
     )
     p.add_argument("--quick", action="store_true", help="tiny sizes (smoke test)")
     p.add_argument("--json", action="store_true")
@@ -438,10 +439,17 @@ def main(argv=None) -> int:
         args.prune_d, args.check_d = 20, 8
         args.trace_width, args.dense_width, args.check_width, args.probes = 12, 6, 5, 16
     training = args.only is None and not args.quick or "training" in (args.only or ())
-    if args.only == ["training"]:
+    startup = args.only is None or "startup" in (args.only or ())
+    if args.only and set(args.only) <= {"training", "startup"}:
         out = {"rows": [], "all_agree": True}
     else:
         out = run(args)
+    if startup:  # the command lines against `python -c "import torch"`, fresh processes
+        from benchmarks import bench_startup
+
+        out["startup"] = bench_startup.run(
+            bench_startup.parser().parse_args(["--repeat", "1" if args.quick else "5"])
+        )
     if training:  # issue 6: the trainer against the naive PyTorch loop, same process
         from benchmarks import bench_training
 
@@ -460,7 +468,14 @@ def main(argv=None) -> int:
             from benchmarks import bench_training
 
             bench_training._print(out["training"])
-    return 0 if out["all_agree"] else 1
+        if startup:
+            from benchmarks import bench_startup
+
+            bench_startup._print(out["startup"])
+    ok = out["all_agree"]
+    if startup:  # a heavy import or a wrong exit code is a failure; the times are measurements
+        ok = ok and out["startup"]["all_light"] and out["startup"]["all_exit_ok"]
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ Condition 2 (-> 2 sqrt 2 as eps -> 0).
 It is not meant to be flattest. On a complete symmetric training set (every x with all four
 (x1, x2), and -x) its trace is d/(1-eps)^2 + 8(1+eps^2) as printed, and after the flattest
 per-neuron rescaling (form "corrected": function unchanged) 4 sqrt(2d) sqrt(1+eps^2)/(1-eps), which
-tends to the exact infimum 4 sqrt(2d) of :func:`sharpness.no_bias.complete_symmetric_infimum`
+tends to the exact infimum 4 sqrt(2d) of :func:`sharpness.bounds.no_bias.complete_symmetric_infimum`
 as eps -> 0+. The Jacobian bound 4 sqrt(d) is reached by the balanced kink network eps = 0 with the
 one-sided convention relu'(0) = 0.
 """

@@ -33,7 +33,7 @@ the corrected Lemma A.1 vector, and (closed form, ours, from the formula in :mod
 
 where \\bar s_b is the mean of coordinate b over S. Each neuron is active on one point per block
 with activation s, so the W_1 term of neuron j is (2 c_j^2 / (n a_j^2)) (r(d+1) - r(3 + ||\\bar s||^2))
-with c_j^2 = 1/4, a_j^2 = s^2/4, n = 4r. The infimum 8 (:data:`sharpness.sim_bn.INFIMUM_CONDITION_1`)
+with c_j^2 = 1/4, a_j^2 = s^2/4, n = 4r. The infimum 8 (:data:`sharpness.architectures.sim_bn.INFIMUM_CONDITION_1`)
 is approached, never attained. Concentration ||W_{1,i}[3:d]|| / ||W_{1,i}|| is 0 for every neuron.
 
 **Counterexample to Theorem 3.2 and Lemma A.2 as printed (ours).** For width m >= 6 and any
@@ -230,7 +230,7 @@ def condition1_dataset(
     S contains s_0 and the d - 2 points s_0 with one coordinate flipped (s_0 - flip_b(s_0) = +-2 e_b,
     so span(S - S) has rank d - 2), then further distinct random points of {-1,1}^{d-2}, all from
     ``seed``. With ``symmetric=True`` S is closed under negation (S = -S), which makes the training
-    set antipodally symmetric (the setting of :func:`sharpness.no_bias.complete_symmetric_infimum`).
+    set antipodally symmetric (the setting of :func:`sharpness.bounds.no_bias.complete_symmetric_infimum`).
 
     Args:
         d: input dimension >= 2.

@@ -39,7 +39,7 @@ c_i = eps. As printed, a point with eps/2 < c_i < eps is put in the linear regim
 corrected form uses case (1) iff 2 c_i >= eps. The printed form is flattest iff no c_i lies in
 (eps/2, eps], i.e. iff eps avoids every [c_i, 2 c_i), in particular for every eps < min_i c_i
 ("eps sufficiently small"); the corrected form is flattest for *every* eps > 0
-(:func:`sharpness.sim_ln.memorizing_epsilon_range`).
+(:func:`sharpness.architectures.sim_ln.memorizing_epsilon_range`).
 
 Deviation (2), both forms: a zero label is built as printed (case (3): r = 0, u = 2 eps). Its
 bound term is 0 but a memorizing (one-hot) network pays 1 (normalized) or t^2/eps^2 > 0 (linear)

@@ -97,7 +97,7 @@ class ClaimConfig:
         """Whether the exact hypercube count is attempted: up to 2^d <= max_points by enumeration,
         and up to d = MAX_PRUNED_D by sub-cube pruning (the paper's constructions finish in
         seconds at d = 64; a network without that structure is refused by
-        :func:`sharpness.hypercube.error` when more than max_points points remain)."""
+        :func:`sharpness.hypercube_error` when more than max_points points remain)."""
         if self.hypercube_samples is not None:
             return True
         return self.d <= max(math.log2(self.max_points), MAX_PRUNED_D)

@@ -111,7 +111,7 @@ class NormSwitch(Kink):
 
 @dataclass(frozen=True)
 class SimLNKinkReport(KinkReport):
-    """A :class:`~sharpness.kinks.KinkReport` whose kinks may include :class:`NormSwitch` points,
+    """A :class:`~sharpness.trace.kinks.KinkReport` whose kinks may include :class:`NormSwitch` points,
     with the number of training points in each regime."""
 
     normalized: int = 0
@@ -187,7 +187,7 @@ def find_kinks_sim_ln(net, X, y=None) -> SimLNKinkReport:
     """Find and classify the non-differentiable points of 2-MLP-Sim-LN at the training points.
 
     Registered for Sim-LN (:data:`OPS`), so :func:`sharpness.find_kinks` and
-    :func:`sharpness.trace.hessian` use it for :class:`~constructions.SimLN`. The rules are in
+    :func:`sharpness.hessian_trace` use it for :class:`~constructions.SimLN`. The rules are in
     the module docstring: a numerically-zero ReLU unit is harmless iff its output weight is 0
     and the point is interpolated; a point at ||h|| = eps is harmless iff it is interpolated with
     label exactly 0.

@@ -415,7 +415,7 @@ def fast_hypercube_error(
 ):
     """Exact zero-one error and MSE over all of {-1,1}^d by table enumeration, no pruning.
 
-    This is the general path for arbitrary weights; :func:`sharpness.hypercube.error` adds
+    This is the general path for arbitrary weights; :func:`sharpness.hypercube_error` adds
     sub-cube pruning in front of it. Returns a :class:`~sharpness.HypercubeError`.
     """
     from tqdm.auto import tqdm

@@ -84,7 +84,7 @@ def hypercube_error(
         max_points: most points that may be enumerated one by one after pruning.
         progress: show a progress bar (after one second).
         device: "cpu" (default) or "cuda" for the enumeration kernels.
-        backend: "auto", "compiled" or "eager" (see :class:`~sharpness.hypercube_fast.CubeEnumerator`).
+        backend: "auto", "compiled" or "eager" (see :class:`~sharpness.hypercube.enumeration.CubeEnumerator`).
         prune: use sub-cube pruning (default); False enumerates every point.
 
     Raises:

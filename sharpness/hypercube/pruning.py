@@ -19,7 +19,7 @@ A hidden unit whose interval lies in (-inf, 0] is *off* on the whole sub-cube, o
 Branching is breadth-first, one coordinate per level (1 and 2 first, then the others by
 decreasing sum_k |W1[k, j]|). When the open sub-cubes would exceed ``max_open`` (or no
 coordinate is left) the remaining ones are enumerated exactly by
-:class:`sharpness.hypercube_fast.CubeEnumerator`, after checking that their points fit in
+:class:`sharpness.hypercube.enumeration.CubeEnumerator`, after checking that their points fit in
 ``max_points``. For the paper's constructions no enumeration is left: Eq. (5) is decided after
 the two label coordinates, and Theorem 4.1's memorizing network (w_i = x_i/sqrt(d)) keeps open
 only the sub-cubes that contain a training point, n per level, so d = 64 takes well under a

@@ -77,8 +77,8 @@ def _derivatives(activation: str, z: torch.Tensor):
 def mlp_hessian_diagonal(net, X, y, *, check_kinks: bool = True) -> dict[str, torch.Tensor]:
     """Exact diagonal of nabla^2 L for an :class:`~constructions.MLP` (any depth, relu|softplus).
 
-    Registered for ``MLP`` in :data:`sharpness.hessian_trace._DIAGONALS`, so
-    :func:`~sharpness.hessian_diagonal` and :func:`~sharpness.trace.hessian` use it.
+    Registered for ``MLP`` by :mod:`sharpness.architectures.mlp`, so
+    :func:`~sharpness.hessian_diagonal` and :func:`~sharpness.hessian_trace` use it.
 
     Raises:
         NonDifferentiableError: if a training point sits on a fatal ReLU kink.
@@ -200,7 +200,7 @@ def _deep_terms(p, d1, local, li: int, D: int) -> torch.Tensor:
 def sim_ln_hessian_diagonal(net, X, y, *, check_kinks: bool = True) -> dict[str, torch.Tensor]:
     """Exact diagonal of nabla^2 L for 2-MLP-Sim-LN (closed form in the module docstring).
 
-    Registered for ``SimLN`` in :data:`sharpness.hessian_trace._DIAGONALS`.
+    Registered for ``SimLN`` by :mod:`sharpness.architectures.sim_ln`.
 
     Raises:
         NonDifferentiableError: at a fatal kink (a ReLU unit at 0, or ||h|| = eps).

@@ -25,7 +25,7 @@ The dense reference (:func:`sharpness.reference.dense_hessian_trace`, ``torch.fu
 compared with this in the tests, entry by entry, in float64.
 
 At a fatal ReLU kink the Hessian does not exist; :func:`hessian_trace` refuses
-(:class:`~sharpness.kinks.NonDifferentiableError`) unless ``check_kinks=False``.
+(:class:`~sharpness.trace.kinks.NonDifferentiableError`) unless ``check_kinks=False``.
 """
 
 from __future__ import annotations

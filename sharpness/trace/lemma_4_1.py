@@ -8,7 +8,7 @@ the weights (every weight enters at most once per path), so the diagonal of nabl
 zero and the identity holds even away from interpolation; for softplus it does not.
 
 The per-example gradients here come from ``torch.func.vmap(grad(f))``, a computation independent
-of :func:`sharpness.trace.hessian`.
+of :func:`sharpness.hessian_trace`.
 """
 
 from __future__ import annotations

@@ -23,11 +23,11 @@ starts does not change earlier ones):
    problem tends to sit on ReLU kinks (a pre-activation exactly 0 at a training point, where the
    trace is undefined); a minimum-norm step moves each such pre-activation to -1e-7 (the cheaper,
    relu'(0) = 0 side) while keeping interpolation, then Gauss-Newton again.
-3. Evaluation with independent code: the exact trace by :func:`sharpness.trace.hessian` (autograd;
+3. Evaluation with independent code: the exact trace by :func:`sharpness.hessian_trace` (autograd;
    refused at a fatal kink, then the one-sided traces are reported), the Lemma 4.1 sum by
    per-example autograd gradients with PyTorch's relu'(0) = 0 (``autograd_objective``, compared
    with the closed form G), interpolation under the tolerance policy, the bound, Lemma 3.1's norm,
-   and the exact hypercube error (:func:`sharpness.hypercube.error`; Sim-BN networks carry their
+   and the exact hypercube error (:func:`sharpness.hypercube_error`; Sim-BN networks carry their
    training inputs as reference).
 
 **Kinks are the rule, not the exception (measured).** On P_xor samples the 2-MLP-No-Bias search
@@ -51,10 +51,10 @@ point about what sharpness minimization finds in practice (Scenario II), not a c
 The bound against which the gap is reported is, per architecture:
 
 * ``nobias``: the Jacobian bound 4 sqrt(d)-type (2/n) sum 2 ||x_i|| |y_i| (valid, not attained on
-  P_xor: :func:`sharpness.no_bias.jacobian_attainability`); on complete symmetric sets the exact
+  P_xor: :func:`sharpness.bounds.no_bias.jacobian_attainability`); on complete symmetric sets the exact
   infimum 4 sqrt(2d) is also reported.
 * ``bias``: the Jacobian bound with x' = (x, 1), attained (Theorem 4.1, Proposition 4.2).
-* ``simbn``: 8 on Condition-1 sets (:data:`sharpness.sim_bn.INFIMUM_CONDITION_1`); otherwise the
+* ``simbn``: 8 on Condition-1 sets (:data:`sharpness.architectures.sim_bn.INFIMUM_CONDITION_1`); otherwise the
   bound 4 (sum_{live} |c_j| >= 1 by Cauchy-Schwarz for labels +-1, and Tr >= 4 sum |c_j|).
 """
 

@@ -6,8 +6,8 @@ rows where the hyperparameters change during training). :func:`train` runs one c
 :func:`train_many` runs several, batching together those that differ only in their seed (one
 kernel call advances all of them). Along the run the metrics are appended to ``metrics.jsonl``:
 the training loss at every ``log_every`` epochs and, every ``eval_every`` epochs, the exact
-sharpness Tr(nabla^2 L) (:func:`sharpness.trace.hessian`) and the test error over the hypercube
-(:func:`sharpness.hypercube.error` when it accepts the dimension, otherwise the sampled estimate
+sharpness Tr(nabla^2 L) (:func:`sharpness.hessian_trace`) and the test error over the hypercube
+(:func:`sharpness.hypercube_error` when it accepts the dimension, otherwise the sampled estimate
 :func:`sharpness.sampled_hypercube_error`, labelled ``"test_exact": false``).
 
 Output directory (one per run): ``config.json``; ``metrics.jsonl`` (one JSON object per logged
@@ -54,7 +54,7 @@ Choices where the paper is silent (numbered; each is an option of :class:`TrainC
 10. The logistic loss (App. B.3) uses labels +-1 and the label smoothing of
     :class:`sharpness.algorithms.Loss` (note 4 there: Definition A.2 as printed swaps p and
     1 - p). Its sharpness is computed here by the same exact pre-activation identity as
-    :func:`sharpness.trace.hessian`, with ell'' and ell' of the logistic loss.
+    :func:`sharpness.hessian_trace`, with ell'' and ell' of the logistic loss.
 
 Precision: float64 by default. ``dtype="float32"`` runs the C kernel in single precision
 (1.5x faster); the evaluations are always in float64 on the float32 weights.
@@ -526,7 +526,7 @@ def closed_form_trace(net, X, y, loss: Loss | None = None) -> float:
     d2f/dz_a^2 = W2_a sigma''(z_a). Sim-LN with N = ||h|| > eps and relu (sigma'' = 0 off the
     kink): df/dh_a = (W2_a - f u_a)/N and d2f/dh_a^2 = (-2 (W2_a - f u_a) u_a - f (1 - u_a^2))/N^2;
     with N < eps, f = W2 h / eps is linear in h. Valid away from ReLU kinks (the caller checks).
-    Compared with :func:`sharpness.trace.hessian` and dense ``torch.func.hessian`` in the tests.
+    Compared with :func:`sharpness.hessian_trace` and dense ``torch.func.hessian`` in the tests.
     """
     loss = loss or Loss()
     arch, p = net.arch, net.param_dict()
@@ -571,7 +571,7 @@ def closed_form_trace(net, X, y, loss: Loss | None = None) -> float:
 def exact_sharpness(net, X, y, loss: Loss | None = None) -> tuple[float | None, str]:
     """(Tr(nabla^2 L), "") or (None, why): never differentiates through a ReLU kink.
 
-    MSE: :func:`sharpness.trace.hessian`, with its (slow, rigorous) kink analysis skipped only
+    MSE: :func:`sharpness.hessian_trace`, with its (slow, rigorous) kink analysis skipped only
     when :func:`_no_relu_kink` already proves that no pre-activation is near 0. Sim-LN and the
     logistic loss: :func:`closed_form_trace` (hessian_trace's generic path needs m HVPs for
     Sim-LN, seconds per evaluation at m = 500), after the same kink check.

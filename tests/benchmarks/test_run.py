@@ -16,6 +16,8 @@ def test_quick_benchmark_agrees_with_references(capsys):
     assert sections == {"hypercube", "pruning", "trace", "hutchinson"}
     bad = [r["case"] for r in out["rows"] if not r["agree"]]
     assert out["all_agree"] and not bad, bad
+    startup = out["startup"]  # --help, --list, --version, bad input: no torch, right exit codes
+    assert startup["all_light"] and startup["all_exit_ok"], startup["rows"]
 
 
 def test_quick_training_benchmark_agrees_with_the_naive_loop(capsys):

@@ -13,7 +13,7 @@ evidence, not a proof**. It checks
   (:mod:`sharpness.bounds.no_bias`), so the reading leaves a factor 2 of slack.
 
 The report also gives, for the flattest found, the corrected chain of Lemma A.4 in numbers,
-sum_j ||W1,j|| |W2,j| <= Tr / (2 min_j sqrt(A_j B_hat_j)) (:class:`sharpness.no_bias.NeuronDecomposition`),
+sum_j ||W1,j|| |W2,j| <= Tr / (2 min_j sqrt(A_j B_hat_j)) (:class:`sharpness.bounds.no_bias.NeuronDecomposition`),
 Lemma A.11's ratio Tr / (||W1||_F^2 + d ||W2||^2), and the standard bound
 R_S(Theta_C) <= 2 C sqrt(sum_i ||x_i||^2) / n = 2 C sqrt(d / n) on cube data (contraction
 through the 1-Lipschitz ReLU, relu(0) = 0).

@@ -5,7 +5,7 @@ all interpolating models.
 
 Verified on App. A.4.1's construction (:func:`constructions.sim_ln.sim_ln_memorizing_solution`):
 the extreme-point certificate, delta below the margins, eps in the admissible range
-(:func:`sharpness.sim_ln.memorizing_epsilon_range`), interpolation, one-hot activations, every
+(:func:`sharpness.architectures.sim_ln.memorizing_epsilon_range`), interpolation, one-hot activations, every
 point in a regime that attains its per-point infimum, differentiability (ReLU kinks and the
 switch ||h|| = eps), exact Tr(nabla^2 L) = Lemma 4.1's sum (valid for Sim-LN at interpolation
 only), and Tr(nabla^2 L) = the Lemma A.12 bound (equality certifies flattest). Two random

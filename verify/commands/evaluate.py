@@ -13,9 +13,9 @@ Sim-BN's gamma); ``--arch`` overrides, and is needed for what the arrays cannot 
 DATASET.npz holds ``X`` (n, d) and ``y`` (n,), as ``--save`` writes them.
 
 Prints the exact zero-one error Pr(y f(x) <= 0) and MSE over all of {-1,1}^d under P_xor
-(Props. 4.1-4.2; :func:`sharpness.hypercube.error`: sub-cube pruning, then the fast exact
+(Props. 4.1-4.2; :func:`sharpness.hypercube_error`: sub-cube pruning, then the fast exact
 enumeration for arbitrary weights). With a dataset also the exact Tr(nabla^2 L)
-(:func:`sharpness.trace.hessian`), the Lemma 4.1 quantities ((2/n) sum ||grad f(x_i)||^2 and the
+(:func:`sharpness.hessian_trace`), the Lemma 4.1 quantities ((2/n) sum ||grad f(x_i)||^2 and the
 interpolation residual) and the architecture's lower bound on the trace of interpolators
 (Theorem 4.1's D-layer bound, Lemma A.12 for Sim-LN, Lemma A.3 corrected for Sim-BN, and for an
 MLP with an output bias the bound its entry in :mod:`sharpness.registry` declares). Sim-BN
