@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import TYPE_CHECKING
 
+from sharpness._cli import VersionAction
 from verify.claim_index import CLAIM_IDS, CLAIM_INDEX, check_claim_id
 
 if TYPE_CHECKING:
@@ -45,9 +46,6 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_BUG, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 #: (tests/verify/test_startup.py keeps the two equal).
 DEFAULT_D = 10
 
-_DISTRIBUTION = "flatness-toolkit"
-
-
 class UsageError(Exception):
     """Bad usage: reported as one line on stderr with exit code 2."""
 
@@ -55,28 +53,6 @@ class UsageError(Exception):
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str):  # one line, exit 2, no usage dump
         raise UsageError(message)
-
-
-def package_version() -> str:
-    """The installed version of the toolkit, from its package metadata."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version(_DISTRIBUTION)
-    except PackageNotFoundError:
-        return "unknown (not installed)"
-
-
-class VersionAction(argparse.Action):
-    """``--version``: print ``<prog> <version>`` on stdout and exit 0 (metadata read only then)."""
-
-    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, **kw):
-        kw.setdefault("help", "show the version and exit")
-        super().__init__(option_strings, dest=dest, default=default, nargs=0, **kw)
-
-    def __call__(self, parser, namespace, values, option_string=None):
-        print(f"{parser.prog} {package_version()}")
-        parser.exit()
 
 
 # --- subcommands -----------------------------------------------------------------------------

@@ -28,6 +28,8 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from sharpness._cli import VersionAction
+
 if TYPE_CHECKING:
     from sharpness.training.runs import TrainConfig
 
@@ -78,27 +80,6 @@ class UsageError(Exception):
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str):
         raise UsageError(message)
-
-
-def _package_version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("flatness-toolkit")
-    except PackageNotFoundError:
-        return "unknown (not installed)"
-
-
-class _VersionAction(argparse.Action):
-    """``--version``: print ``<prog> <version>`` on stdout and exit 0 (metadata read only then)."""
-
-    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, **kw):
-        kw.setdefault("help", "show the version and exit")
-        super().__init__(option_strings, dest=dest, default=default, nargs=0, **kw)
-
-    def __call__(self, parser, namespace, values, option_string=None):
-        print(f"{parser.prog} {_package_version()}")
-        parser.exit()
 
 
 def parser() -> argparse.ArgumentParser:
@@ -152,7 +133,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, metavar="DIR", help="output directory (resumable)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.add_argument("--json", action="store_true", help="print the final record as JSON")
-    p.add_argument("--version", action=_VersionAction)
+    p.add_argument("--version", action=VersionAction)
     return p
 
 
