@@ -46,6 +46,7 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_BUG, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 #: (tests/verify/test_startup.py keeps the two equal).
 DEFAULT_D = 10
 
+
 class UsageError(Exception):
     """Bad usage: reported as one line on stderr with exit code 2."""
 
