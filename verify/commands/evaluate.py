@@ -180,18 +180,18 @@ def _load(args):
         if not Path(args.data).is_file():
             raise ValueError(f"--data: no such file {args.data}")
         dataset = load_dataset(args.data)
-    simbn = pf.arch_key == "simbn"
-    if simbn and dataset is None:
+    try:
+        arch = pf.architecture(eps=args.ln_eps)
+    except ValueError as exc:
+        raise ValueError(f"--ln-eps: {exc}") from None
+    batch_statistics = arch.couples_examples  # Sim-BN: f(x) depends on the training inputs
+    if batch_statistics and dataset is None:
         raise ValueError(
             f"--params {args.params} holds gamma (2-MLP-Sim-BN), which needs --data: Sim-BN's "
             "batch statistics use the training X"
         )
     try:
-        pf.architecture(eps=args.ln_eps)
-    except ValueError as exc:
-        raise ValueError(f"--ln-eps: {exc}") from None
-    try:
-        net = pf.network(eps=args.ln_eps, reference=dataset.X if simbn else None)
+        net = pf.network(eps=args.ln_eps, reference=dataset.X if batch_statistics else None)
     except ValueError as exc:
         raise ValueError(f"--params {exc}") from None
     if dataset is not None and dataset.d != net.d:
