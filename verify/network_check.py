@@ -15,8 +15,8 @@ What is checked, for the network's architecture (:func:`sharpness.registry.ops_f
 * **the exact zero-one error and MSE over {-1,1}^d under P_xor** (Props. 4.1-4.2), when asked
   for or when the training set is itself a P_xor sample.
 
-Off interpolation Lemma 4.1 and the bounds say nothing, and the report says so instead of
-checking them.
+Off interpolation, or where the Hessian does not exist (a fatal kink), Lemma 4.1 and the bounds
+say nothing, and the report says so (with the one-sided traces at a kink) instead of checking them.
 """
 
 from __future__ import annotations
@@ -163,13 +163,14 @@ def _hypercube_line(hc) -> str:
     return line
 
 
-def _flattest(ev: Evaluation) -> CheckResult | None:
-    attainable = [b for b in ev.bounds if getattr(b, "attainable", False)]
+def _flattest(ev: Evaluation, bounds: tuple) -> tuple[CheckResult | None, str]:
+    """Tr = the first attainable bound (flattest among interpolators), or why not decidable."""
+    attainable = [b for b in bounds if getattr(b, "attainable", False)]
     if not attainable:
-        return None
+        names = ", ".join(b.name for b in bounds)
+        return None, f"no attainable bound is known here ({names} holds but need not be attained)"
     b = attainable[0]
-    r = check_trace_bound(ev, name=f"flattest: Tr(H) = {b.name}")
-    return r
+    return check_trace_bound(_WithBound(ev, b), name=f"flattest: Tr(H) = {b.name}"), ""
 
 
 def check_network(
@@ -206,22 +207,28 @@ def check_network(
     ev = Evaluation(net, dataset, hypercube_samples=samples, seed=seed, progress=progress)
     skipped: list[tuple[str, str]] = []
     interp = check_interpolation(ev)
-    props = [interp, check_differentiability(ev)]
+    smooth = check_differentiability(ev)
+    props = [interp, smooth]
     checks: list[CheckResult] = []
     try:
         bounds = ev.bounds
     except UnsupportedOperationError as exc:
         bounds = ()
         skipped.append(("lower bound over interpolators", str(exc)))
-    if interp.passed:
+    if interp.passed and not smooth.passed:
+        skipped.append(("Lemma 4.1 identity and the lower bounds", ev.undefined_detail()))
+    elif interp.passed:
         checks.append(check_trace_identity(ev))
         for b in bounds:
             ev_b = _WithBound(ev, b)
             r = check_bound_respected(ev_b)
             checks.append(_renamed(r, f"Tr(H) >= {b.name}"))
-        flat = _flattest(ev) if bounds else None
-        if flat is not None:
-            props.append(flat)
+        if bounds:
+            flat, why = _flattest(ev, bounds)
+            if flat is not None:
+                props.append(flat)
+            else:
+                skipped.append(("flattest", why))
     else:
         why = "the network does not interpolate its training set (they hold at interpolation)"
         skipped.append(("Lemma 4.1 identity and the lower bounds", why))
