@@ -64,6 +64,9 @@ class NetworkReport:
         checks: the theory on this network; all must pass.
         hypercube: the hypercube error (exact or estimate) or None.
         not_applicable: (what, why) for each check that does not apply here.
+        trace: exact Tr(nabla^2 L), or None where the Hessian does not exist.
+        lemma41: (2/n) sum_i ||grad_theta f(x_i)||^2 (the architecture's per-example gradients).
+        bounds: the architecture's lower bounds over interpolators (may be empty).
     """
 
     architecture: str
@@ -72,6 +75,9 @@ class NetworkReport:
     checks: tuple[CheckResult, ...]
     hypercube: object | None = None
     not_applicable: tuple[tuple[str, str], ...] = field(default=())
+    trace: float | None = None
+    lemma41: float | None = None
+    bounds: tuple = field(default=())
 
     @property
     def passed(self) -> bool:
@@ -96,6 +102,9 @@ class NetworkReport:
                 "checks": [c.to_dict() for c in self.checks],
                 "hypercube": None if hc is None else _hypercube_dict(hc),
                 "not_applicable": [{"check": a, "why": b} for a, b in self.not_applicable],
+                "trace": self.trace,
+                "lemma41_rhs": self.lemma41,
+                "bounds": [{"name": b.name, "trace": b.trace} for b in self.bounds],
             }
         )
 
@@ -257,6 +266,9 @@ def check_network(
         checks=tuple(checks),
         hypercube=hc,
         not_applicable=tuple(skipped),
+        trace=ev.trace,
+        lemma41=ev.lemma41,
+        bounds=tuple(bounds),
     )
 
 

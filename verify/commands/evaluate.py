@@ -134,33 +134,26 @@ def evaluate(
 
 
 def _trace_quantities(net, X, y, dataset) -> dict[str, object]:
-    from sharpness import hessian_trace, lemma41_trace
-    from sharpness.trace.kinks import NonDifferentiableError
+    """The training-set quantities, from :func:`verify.check_network` (the public check API)."""
+    from verify.network_check import HypercubeMode, check_network
 
-    n = X.shape[0]
+    report = check_network(net, dataset, hypercube=HypercubeMode.OFF)
     f = net(X).detach()
-    res = {"n": n, "max_abs_residual": float((f - y).abs().max())}
-    try:
-        res["trace"] = hessian_trace(net, X, y)
-        res["kinks"] = None
-    except NonDifferentiableError as exc:
-        res["trace"] = None  # the Hessian does not exist: reported, never differentiated through
-        res["kinks"] = str(exc)
-    res["lemma41_rhs"] = lemma41_trace(net, X)  # the architecture's per-example gradients
-    res["lower_bound"], res["lower_bound_name"] = _registry_bound(net, dataset)
+    res = {"n": X.shape[0], "max_abs_residual": float((f - y).abs().max())}
+    res["trace"] = report.trace  # None where the Hessian does not exist: never differentiated
+    smooth = next(p for p in report.properties if p.name.startswith("twice differentiable"))
+    res["kinks"] = (
+        None if smooth.passed else f"the Hessian of L does not exist here: {smooth.detail}"
+    )
+    res["lemma41_rhs"] = report.lemma41
+    if report.bounds:
+        res["lower_bound"], res["lower_bound_name"] = report.bounds[0].trace, report.bounds[0].name
+    else:
+        why = dict(report.not_applicable).get("lower bound over interpolators", "")
+        res["lower_bound"], res["lower_bound_name"] = None, f"none for this architecture ({why})"
     res["lemma41_rhs_name"] = "(2/n) sum_i ||grad_theta f(x_i)||^2"
+    res["network_check"] = report.to_dict()
     return res
-
-
-def _registry_bound(net, dataset) -> tuple[float | None, str]:
-    """The first lower bound the registry declares for ``net``'s architecture."""
-    from sharpness.registry import Operation, UnsupportedOperationError, ops_for
-
-    try:
-        bounds = ops_for(net).require(Operation.LOWER_BOUND, net.arch)(net, dataset.X, dataset.y)
-    except UnsupportedOperationError as exc:
-        return None, f"none for this architecture ({exc})"
-    return float(bounds[0].trace), str(bounds[0].name)
 
 
 def _load(args):

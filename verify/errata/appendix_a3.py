@@ -15,7 +15,7 @@ from sharpness.symbolic.scenario_ii import (
     exact_lower_bound,
     exact_sign,
 )
-from verify.errata import ErrataEntry
+from verify.errata import ErrataEntry, ErratumClass
 
 
 def _deep_interpolator(seed: int):
@@ -60,6 +60,7 @@ def gradient_decomposition() -> ErrataEntry:
         None,
         None,
         "Exact at 5 points of a random rational 3-layer MLP-Bias (widths 3, 3).",
+        kind=ErratumClass.HOLDS,
     )
 
 
@@ -87,6 +88,7 @@ def deep_bound() -> ErrataEntry:
         None,
         f"Exact, D = 3: every gap at 10 points of two random rational interpolators is proven >= 0 (smallest "
         f"{sp.N(worst, 6)}); the corrected memorizing construction attains it (Tr = {res['trace']}).",
+        kind=ErratumClass.HOLDS,
     )
 
 
@@ -120,6 +122,7 @@ def deep_construction() -> ErrataEntry:
         f"derivative of L at 0 is {one_sided[0]} from the right and {one_sided[1]} from the left, so the Hessian "
         f"does not exist (autograd's relu'(0) = 0 silently gives the left value). Corrected: every sign strict "
         f"and Tr = {rf['trace']} = bound.",
+        kind=ErratumClass.WRONG_AS_PRINTED,
     )
 
 
@@ -151,6 +154,7 @@ def zero_labels() -> ErrataEntry:
         sp.simplify(rn["trace"] - exact_lower_bound(nonzero.X, nonzero.y, 2)) == 0,
         f"Exact, d = 4, n = 5 with y_1 = 0: Tr - bound = {gap} > 0. The bound's term for that point is 0 and is "
         f"attained only with no active unit at x_1, which contradicts a one-hot activation.",
+        kind=ErratumClass.PROOF_GAP,
     )
 
 
@@ -170,6 +174,7 @@ def prop_a1_scale() -> ErrataEntry:
         f"Exact, symbolic: with one active neuron of activation r and output weight y_j/r, ||grad f||^2 = "
         f"y^2 (R^2+1)/r^2 + r^2; minus the bound 2 sqrt(R^2+1)|y| this is {sp.factor(printed)} at the printed "
         f"r (> 0 for R > 0) and {fixed} at the corrected one.",
+        kind=ErratumClass.WRONG_AS_PRINTED,
     )
 
 
@@ -213,6 +218,7 @@ def prop_a1_directions() -> ErrataEntry:
         f"Exact, 3 points of norm^2 {sorted(norms)} in R^2 (v = 2), eps = 1/2: mixing v_j and w_j shifts each "
         f"pre-activation at its own point by r(|v|^2 - |v|)/eps, and {bad_p} of 3 points are not interpolated; "
         f"with w_j in both, {bad_f} are not (the two agree only when |v_j| = 1).",
+        kind=ErratumClass.WRONG_AS_PRINTED,
     )
 
 

@@ -23,7 +23,7 @@ from sharpness.symbolic.sim_ln import (
     exact_hypercube_errors_sim_ln,
     exact_sim_ln_lower_bound,
 )
-from verify.errata import ErrataEntry
+from verify.errata import ErrataEntry, ErratumClass
 
 
 def _trace_and_bound(cons):
@@ -71,6 +71,7 @@ def lemma_a12() -> ErrataEntry:
         f"{len(gaps)} random rational Sim-LN interpolators (eps = 1/2, 4) all have Tr >= bound, "
         "signs proven. The bound is tight; the extreme-point hypothesis is not needed for it (the "
         "derivation in sharpness/architectures/sim_ln.py uses none).",
+        kind=ErratumClass.HOLDS,
     )
 
 
@@ -89,6 +90,7 @@ def lemma_a12_identity() -> ErrataEntry:
         f"Tr = {sp.N(at['trace'], 10)} = (2/n) sum ||grad f||^2. It holds at interpolation only: "
         f"with every label shifted by 1/3 the residual term is {sp.N(off['residual_term'], 8)} != 0 "
         "(Sim-LN's Hess f has a nonzero diagonal, unlike 2-MLP-Bias).",
+        kind=ErratumClass.HOLDS,
     )
 
 
@@ -121,6 +123,7 @@ def a41_case_split() -> ErrataEntry:
         f"case 2 puts ||h(x_i)|| = u_i = eps, the switch of the max: {len(rp2['fatal_kinks'])} fatal "
         f"kinks, no Hessian. Corrected: Tr = {rf1['trace']} and {rf2['trace']} = the bounds. The "
         "printed form is flattest iff no c_i lies in (eps/2, eps], e.g. for eps < min c_i.",
+        kind=ErratumClass.WRONG_AS_PRINTED,
     )
 
 
@@ -141,6 +144,7 @@ def a41_zero_labels() -> ErrataEntry:
         f"Exact, d=3, n=4, one label set to 0, eps=1: Tr = {res['trace']} vs bound {bound}: excess "
         f"{excess} = (2/n) x 1 from the zero-label point (its active unit's s = e_k has "
         "||grad_W2 f||^2 = 1).",
+        kind=ErratumClass.PROOF_GAP,
     )
 
 
@@ -165,6 +169,7 @@ def a42_construction() -> ErrataEntry:
         f"zero-one error {errors}/{2**d}. 'Small delta' means delta < 2 (x_i^T x <= d - 2 off x_i). "
         f"The condition eps < sqrt(d+1) is sufficient, not sharp: flattest iff eps <= 2 sqrt(d+1); at "
         f"eps = 3 sqrt(d+1) the same weights have Tr = {rb['trace']} > bound {bb}.",
+        kind=ErratumClass.HOLDS,
     )
 
 
@@ -196,6 +201,7 @@ def eq_18_index() -> ErrataEntry:
         f"second zeroes 5-6; only the quadrants x[1] = -1 remain: {missed}/{n} training points are "
         f"not interpolated and the cube error is {wrong}/{2**d}. Corrected: error {right}/{2**d}, "
         f"Tr = {rf['trace']} = bound {bound}.",
+        kind=ErratumClass.WRONG_AS_PRINTED,
     )
 
 
@@ -216,6 +222,7 @@ def prop_5_2_width() -> ErrataEntry:
         "2-MLP-Bias of width <= 2 has zero error on P_xor (proof in the Proposition 4.2 width entry), so "
         "for n <= 2 no width-n solution exists. Exact check of width 4 at n = 2 (d = 4, eps = 1): "
         "trace = bound and zero cube error.",
+        kind=ErratumClass.FALSE_STATEMENT,
     )
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sympy as sp
 
-from verify.errata import ErrataEntry
+from verify.errata import ErrataEntry, ErratumClass
 
 p = sp.Symbol("p", positive=True)
 a = sp.Symbol("a", real=True)
@@ -63,6 +63,7 @@ def definition_a2() -> ErrataEntry:
         f"(-gamma_p = {float(-GAMMA.subs(p, sp.Rational(1, 5))):.4f} at p = 0.2); the corrected "
         f"loss at e^a = {sp.simplify(sp.exp(fixed[1][0]))} and "
         f"{sp.simplify(sp.exp(fixed[0][0]))}, i.e. a = (2b - 1) gamma_p.",
+        kind=ErratumClass.WRONG_AS_PRINTED,
     )
 
 
@@ -81,6 +82,7 @@ def lemma_a13() -> ErrataEntry:
         f"Exact (sympy): Tr Hess L = (1/n) sum_i [l'' ||grad f_i||^2 + l' Tr Hess f_i]; at "
         f"f_i = (2 y_i - 1) gamma_p, l' = {first} and l'' = {sp.factor(second)}, so the factor is "
         "p(1-p) (e.g. 0.16 at p = 0.2), not 1/(p(1-p)) (6.25).",
+        kind=ErratumClass.WRONG_AS_PRINTED,
     )
 
 

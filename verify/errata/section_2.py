@@ -9,7 +9,7 @@ import sympy as sp
 from constructions import sample_xor
 from constructions.symbolic import exact_four_neuron_solution, exact_memorizing_solution
 from sharpness.symbolic.scenario_ii import exact_forward, exact_hessian_trace, exact_sign
-from verify.errata import ErrataEntry
+from verify.errata import ErrataEntry, ErratumClass
 
 
 def zero_one_loss() -> ErrataEntry:
@@ -36,6 +36,7 @@ def zero_one_loss() -> ErrataEntry:
             f"{{-1,1}}^{d}: Pr(y f > 0) = {positive}/{total} (the printed 'loss' of a perfect model), "
             f"Pr(y f <= 0) = {nonpositive}/{total}; Props. 4.1-4.2 use the error, not the accuracy."
         ),
+        kind=ErratumClass.WRONG_AS_PRINTED,
     )
 
 
@@ -54,6 +55,7 @@ def mse_normalization() -> ErrataEntry:
             f"Exact: the memorizing network (d=4, n=6), trace from sympy second derivatives of the "
             f"printed L: {res['trace']} = (2/n) sum ||grad f||^2 = {res['lemma41']}."
         ),
+        kind=ErratumClass.HOLDS,
     )
 
 

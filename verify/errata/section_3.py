@@ -27,7 +27,7 @@ from sharpness import hessian_trace, hypercube_error, one_sided_traces
 from sharpness.architectures.sim_bn import lemma_a3_bound
 from sharpness.bounds.no_bias import neuron_decomposition
 from sharpness.trace.kinks import find_kinks
-from verify.errata import ErrataEntry
+from verify.errata import ErrataEntry, ErratumClass
 
 ORDER = 3
 
@@ -57,6 +57,7 @@ def a24_construction() -> ErrataEntry:
         "(any eps > 0, eps != 1; eps = 1 divides by 0). eps is left "
         f"unspecified: eps = -1/10 gives {exact[Fraction(-1, 10)]}, eps = 0 puts "
         f"{len(kink.fatal)} pre-activations of the 8-point cube (d = 3) exactly at 0 (fatal kinks).",
+        kind=ErratumClass.HOLDS,
     )
 
 
@@ -82,6 +83,7 @@ def lemma_a11_display() -> ErrataEntry:
         f"App. A.2.4 network (eps = 0.1) on the full cube d = 5 (n = {n}): exact Tr(H) = {t:.12g} "
         f"(autograd); corrected display {dec.trace:.12g}; printed display (no 2/n on the relu "
         f"term) {printed:.12g}. dL/dW is also wrong: it vanishes at interpolation.",
+        kind=ErratumClass.WRONG_AS_PRINTED,
     )
 
 
@@ -101,6 +103,7 @@ def lemma_a4_last_step() -> ErrataEntry:
         lhs >= rhs,
         f"App. A.2.4 network, eps = 0.1, d = {d}: ||W1||_F^2 + d||W2||^2 = {lhs:.12g} > "
         f"2 sqrt(d) sum_j ||W1,j|| |W2,j| = {rhs:.12g}.",
+        kind=ErratumClass.WRONG_AS_PRINTED,
     )
 
 
@@ -118,18 +121,21 @@ def theorem_3_1_argmin() -> ErrataEntry:
     ok = all(t > inf for t in traces.values()) and traces[0.001] - inf < 0.02
     return ErrataEntry(
         "Theorem 3.1 / Lemma 3.1 ('for all theta* in argmin_{L=0} Tr')",
-        "the set of flattest interpolators argmin_{L(theta)=0} Tr(nabla^2 L(theta)) (assumed non-empty)",
-        False,
+        "for all theta* in argmin_{L(theta)=0} Tr(nabla^2 L(theta)): ... (the argmin tacitly "
+        "assumed non-empty)",
+        True,
         "on complete, antipodally symmetric sets (e.g. the full cube) the infimum over twice-"
         "differentiable no-bias interpolators is 4 sqrt(2d) and is not attained (proof in "
-        "sharpness/bounds/no_bias.py); the statements hold vacuously there, and the paper's computations "
-        "implicitly use relu'(0) = 0 at kinks",
+        "sharpness/bounds/no_bias.py): the argmin is empty, so 'for all theta* in argmin' holds "
+        "vacuously there; a statement with content is about near-flattest interpolators, and the "
+        "paper's computations implicitly use relu'(0) = 0 at kinks",
         ok,
         f"Full cube, d = {d}: inf = 4 sqrt(2d) = {inf:.12g}; App. A.2.4 balanced, exact Tr(H) = "
         + ", ".join(f"{v:.9g} (eps = {e:g})" for e, v in traces.items())
         + f", all above and approaching it; eps = 0 (balanced) is a kink network with one-sided "
         f"traces {t0:.9g} (relu'(0) = 0: the Jacobian bound 4 sqrt(d) = {4 * math.sqrt(d):.9g}) "
         f"and {t1:.9g} (relu'(0) = 1).",
+        kind=ErratumClass.VACUOUS,
     )
 
 
@@ -154,37 +160,72 @@ def lemma_a1_weights() -> ErrataEntry:
         f"{out['printed'][0]} points (max residual {out['printed'][1]:.6g}: f = +1 where y = -1) "
         f"and put the unused neurons on {out['printed'][2]} fatal kinks (a[k] = 0 with gamma = 1); "
         f"corrected: {out['corrected'][0]} missed, {out['corrected'][2]} kinks, ||gamma . W2||_1 = 2.",
+        kind=ErratumClass.WRONG_AS_PRINTED,
     )
 
 
-def lemma_a3() -> ErrataEntry:
+def _lemma_a3_family(widths=(6,), scales=(1.0, 10.0, 100.0)):
     ds = condition1_dataset(5, seed=0)
     X, y = ds.tensors()
-    traces = {}
-    for s in (1.0, 10.0, 100.0):
-        net = _ref(near_flattest_sim_bn(5, s, width=6).network, ds.X)
-        traces[s] = hessian_trace(net, X, y)
-    net = _ref(near_flattest_sim_bn(5, 10.0, width=6).network, ds.X)
-    b = lemma_a3_bound(net, X)
-    p = net.numpy_params()
-    p["b1"][5], p["gamma"][5], p["W2"][0, 5] = -1.0, 10.0, 10.0  # a dead neuron
-    dead = _ref(net.replace(**p), ds.X)
-    t_dead = hessian_trace(dead, X, y)
-    b_dead = lemma_a3_bound(dead, X)
+    out = {}
+    for width in widths:
+        for s in scales:
+            net = _ref(near_flattest_sim_bn(5, s, width=width).network, ds.X)
+            out[width, s] = (hessian_trace(net, X, y), lemma_a3_bound(net, X))
+    return ds, X, y, out
+
+
+def lemma_a3() -> ErrataEntry:
+    _, _, _, fam = _lemma_a3_family(widths=(4,))
+    traces = {s: t for (_, s), (t, _) in fam.items()}
+    b = fam[4, 10.0][1]
+    all_live = all(len(bd.live) == 4 for _, bd in fam.values())
     ok = all(t >= 8 - 1e-9 for t in traces.values()) and traces[100.0] - 8 < 1e-3
     return ErrataEntry(
-        "Lemma A.3",
-        "Tr(nabla^2 L) >= ||W2||^2 + ||gamma||^2 at L = 0, and inf Tr = inf (||W2||^2 + ||gamma||^2); "
-        "proof: Tr = (1/n) sum ||grad f(x_i)||^2",
+        "Lemma A.3 (the infimum, and the proof's use of Lemma 4.1)",
+        "inf_{L=0} Tr(nabla^2 L) = inf_{L=0} (||W2||^2 + ||gamma||^2); proof: Tr = (1/n) sum "
+        "||grad f(x_i)||^2",
         False,
         "Tr = (2/n) sum ||grad f||^2 >= 2 sum_{j: a_j > 0} (W2_j^2 + gamma_j^2) >= 4 sum_live "
         "|gamma_j W2_j|; under Condition 1 inf Tr = 8 = 2 inf (||W2||^2 + ||gamma||^2), not attained",
-        ok and t_dead >= b_dead.corrected - 1e-9,
-        "Lemma A.3 family (Condition-1 set, d = 5): exact Tr(H) = "
+        ok and all_live and abs(b.printed - 4) < 1e-9,
+        "Lemma A.3 family (Condition-1 set, d = 5, width 4, every neuron live, so no convention "
+        "for a_j = 0 is involved): exact Tr(H) = "
         + ", ".join(f"{t:.9g} (s = {s:g})" for s, t in traces.items())
-        + f" -> 8, while the printed infimum is {b.printed:.6g}. A dead neuron with gamma = W2 = 10 "
-        f"leaves Tr = {t_dead:.9g} but raises the printed right-hand side to {b_dead.printed:.6g} "
-        "> Tr: the sum must run over live neurons.",
+        + f" -> 8, while ||W2||^2 + ||gamma||^2 = {b.printed:.6g} along it, its infimum (Lemma "
+        "A.1: ||gamma . W2||_1 >= 2): the printed infimum is off by Lemma 4.1's factor 2.",
+        kind=ErratumClass.WRONG_AS_PRINTED,
+    )
+
+
+def lemma_a3_dead_neuron() -> ErrataEntry:
+    ds, X, y, fam = _lemma_a3_family(widths=(4,), scales=(10.0,))
+    t_live, b_live = fam[4, 10.0]
+    net = _ref(near_flattest_sim_bn(5, 10.0, width=6).network, ds.X)
+    p = net.numpy_params()
+    p["b1"][5], p["gamma"][5], p["W2"][0, 5] = -1.0, 10.0, 10.0  # a dead neuron: a[5] = 0
+    dead = _ref(net.replace(**p), ds.X)
+    t_dead = hessian_trace(dead, X, y)
+    b_dead = lemma_a3_bound(dead, X)
+    res_dead = float((dead(X).detach() - y).abs().max())
+    paper_ok = len(b_live.live) == 4 and t_live >= b_live.printed - 1e-9
+    zero_fails = res_dead < 1e-9 and t_dead < b_dead.printed
+    return ErrataEntry(
+        "Lemma A.3 (the inequality, with a dead neuron)",
+        "Tr(nabla^2 L) >= ||W2||^2 + ||gamma||^2 for any theta with L(theta) = 0",
+        paper_ok,
+        "with 0/0 := 0 (a neuron dead on every training point contributes 0): the sum runs over "
+        "live neurons, Tr >= 2 sum_{j: a_j > 0} (W2_j^2 + gamma_j^2)",
+        zero_fails and t_dead >= b_dead.corrected - 1e-9,
+        "Section 2 defines SBN_gamma(x)[j] = gamma x[j] / a[j], undefined when a[j] = 0. Reading 1 "
+        "(the paper's definition: f exists only if every a[j] > 0): then Tr >= 2 sum_j (W2_j^2 + "
+        "gamma_j^2) >= ||W2||^2 + ||gamma||^2 and the inequality holds; e.g. the all-live width-4 "
+        f"network (s = 10) has Tr = {t_live:.9g} >= {b_live.printed:.6g}. Reading 2 (0/0 := 0, "
+        "the toolkit's Sim-BN deviation (1)): a dead neuron with gamma = W2 = 10 keeps the "
+        f"interpolation (max residual {res_dead:.1e}) and Tr = {t_dead:.9g} but raises the printed "
+        f"right-hand side to {b_dead.printed:.6g} > Tr, so the inequality fails; the live-neuron "
+        f"form gives {b_dead.corrected:.9g} <= Tr.",
+        kind=ErratumClass.CONVENTION,
     )
 
 
@@ -218,6 +259,7 @@ def theorem_3_2() -> ErrataEntry:
         f"||W1,i[3:d]|| / ||W1,i|| = {conc:.6g} (L = {ce.parameters['L']:.6g}). Lemma A.2's "
         "proof assumes f continuous in theta at test points; it jumps where a_j -> 0. Lemma A.1's "
         f"corrected minimizer: {a1_err} cube errors, concentration {a1_conc:g}.",
+        kind=ErratumClass.FALSE_STATEMENT,
     )
 
 
@@ -228,5 +270,6 @@ ENTRIES = [
     theorem_3_1_argmin,
     lemma_a1_weights,
     lemma_a3,
+    lemma_a3_dead_neuron,
     theorem_3_2,
 ]

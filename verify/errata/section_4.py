@@ -24,7 +24,7 @@ from sharpness.symbolic.scenario_ii import (
     exact_lower_bound,
     exact_sign,
 )
-from verify.errata import ErrataEntry
+from verify.errata import ErrataEntry, ErratumClass
 
 
 def _random_interpolator(d: int, widths, seed: int, n: int):
@@ -51,6 +51,7 @@ def lemma_4_1() -> ErrataEntry:
         None,
         f"Exact, random rational 2-MLP-Bias (width 3) on 6 points labelled by its own outputs: trace "
         f"{res['trace']} = sum {res['lemma41']}.",
+        kind=ErratumClass.HOLDS,
     )
 
 
@@ -72,6 +73,7 @@ def eq_2() -> ErrataEntry:
         None,
         None,
         "Exact at 6 points of a random rational 2-MLP-Bias: sympy gradient norms equal the right-hand side.",
+        kind=ErratumClass.HOLDS,
     )
 
 
@@ -93,6 +95,7 @@ def eq_3() -> ErrataEntry:
         None,
         f"Exact on 12 points of two random rational interpolators: every gap proven >= 0 (smallest "
         f"{sp.N(worst, 6)}); equality is attained by the constructions of Theorem 4.1 and Eq. (5).",
+        kind=ErratumClass.HOLDS,
     )
 
 
@@ -123,6 +126,7 @@ def eq_4() -> ErrataEntry:
         f"Exact, on the memorizing flattest network (d=4, n=6, {neg} labels -1): the printed condition fails "
         f"at {fails_printed} points (exactly those with y_i < 0, where the left side is negative and the right "
         f"side is not); the corrected one holds at all 6 (failures: {fails_fixed}).",
+        kind=ErratumClass.WRONG_AS_PRINTED,
     )
 
 
@@ -147,6 +151,7 @@ def proof_sketch_construction() -> ErrataEntry:
         None,
         f"Exact (d=4, n=6, LP directions as rationals): activations are sqrt(r_i|y_i|) e_i at every training "
         f"point, and Tr = {res['trace']} = bound {bound}.",
+        kind=ErratumClass.HOLDS,
     )
 
 
@@ -170,6 +175,7 @@ def off_training_silence() -> ErrataEntry:
         f"1, 1/10, 1/1000 the neurons also fire on the other vertices with the same x[3], and the cube error is "
         f"{sorted(set(counts.values()))}/8 instead of max{{1 - n/2^d, 0}} = 6/8 for every eps; with "
         f"w_i = x_i/sqrt(d) it is {fixed}/8.",
+        kind=ErratumClass.PROOF_GAP,
     )
 
 
@@ -190,6 +196,7 @@ def prop_4_1_iid() -> ErrataEntry:
         errors == 4 - n_distinct,
         f"Exact, d=2, i.i.d. draw (1,1), (1,1), (-1,-1): the memorizing flattest network errs on {errors}/4 of "
         f"the cube, not max{{1 - 3/4, 0}} = 1/4; 1 - {n_distinct}/4 = {4 - n_distinct}/4.",
+        kind=ErratumClass.PROOF_GAP,
     )
 
 
@@ -214,6 +221,7 @@ def eq_5_index() -> ErrataEntry:
         f"Exact, d=3: read with the paper's 1-based neurons, W2[2i+j] shifts the output weights by one "
         f"(and drops W2[0]): the network errs on {wrong}/{2**d} of the cube; with W2[2i+j+1] it errs on "
         f"{right}/{2**d}.",
+        kind=ErratumClass.WRONG_AS_PRINTED,
     )
 
 
@@ -236,6 +244,7 @@ def eq_5_r() -> ErrataEntry:
         f"bound; the printed r exceeds it by {a['printed_excess']} > 0, zero only at d = "
         f"{a['printed_excess_zero_at']}. At d=4: printed Tr = {sp.simplify(tp)} = {sp.N(tp, 8)} vs bound "
         f"{bound} = {sp.N(bound, 8)}; corrected Tr = {tf}.",
+        kind=ErratumClass.WRONG_AS_PRINTED,
     )
 
 
@@ -258,6 +267,7 @@ def eq_5_function() -> ErrataEntry:
         None,
         None,
         f"Exact at all {2**d} points of {{-1,1}}^{d} (printed r; the claim holds for any r > 0).",
+        kind=ErratumClass.HOLDS,
     )
 
 
@@ -278,6 +288,7 @@ def prop_4_2_width() -> ErrataEntry:
         "since p, q are affine, S_q > relu(p(1,-1)) + relu(p(-1,1)) >= S_p > relu(q(1,1)) + relu(q(-1,-1)) >= "
         "S_q, a contradiction (S_p = p(1,1) + p(-1,-1) = p(1,-1) + p(-1,1), likewise S_q). Exact check of the "
         "corrected width 4 at n = 2 (d = 4): trace = bound and zero cube error.",
+        kind=ErratumClass.FALSE_STATEMENT,
     )
 
 

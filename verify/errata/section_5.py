@@ -9,7 +9,7 @@ from constructions import sample_xor
 from constructions.symbolic import rational_matrix
 from constructions.symbolic_sim_ln import exact_sim_ln_memorizing_solution
 from sharpness.symbolic.sim_ln import exact_hessian_trace_sim_ln, exact_sim_ln_lower_bound
-from verify.errata import ErrataEntry
+from verify.errata import ErrataEntry, ErratumClass
 
 
 def theorem_5_1_small_eps() -> ErrataEntry:
@@ -34,6 +34,7 @@ def theorem_5_1_small_eps() -> ErrataEntry:
         + ". 'Sufficiently small' made checkable: eps < min_i c_i suffices for the printed "
         "construction (it fails for eps in some (c_i, 2 c_i], see App. A.4.1), and the corrected one "
         "works for every eps > 0. Labels must be nonzero (App. A.4.1, case 3).",
+        kind=ErratumClass.HOLDS,
     )
 
 
@@ -61,6 +62,7 @@ def propositions_5_eps() -> ErrataEntry:
         f"Exact: on the hypercube c_i = sqrt(d+1) and the Lemma A.12 bound is 2 min(1, 2 sqrt(d+1)/eps), "
         f"equal to 2 iff eps <= {threshold[0]}; checked at d = 2, 5, 10 for eps = sqrt(d+1), "
         "2 sqrt(d+1) (bound 2) and 3 sqrt(d+1) (bound 4/3). True as printed, with room to spare.",
+        kind=ErratumClass.HOLDS,
     )
 
 
@@ -78,6 +80,7 @@ def section_titles() -> ErrataEntry:
         "2-layer w/ bias x and w/ simplified LayerNorm check. A textual inconsistency, not a "
         "computation; the runs behind it: verify-theorem fig4 --scale paper (1-SAM test error 0.40 "
         "vs 0 for GD+WD on 2-MLP-Bias) and fig6 (1-SAM generalizes on 2-MLP-Sim-LN).",
+        kind=ErratumClass.TEXTUAL,
     )
 
 
