@@ -64,6 +64,13 @@ x[1] x[2].
 Deviation (4), form="corrected", Eq. (18) with eps > 2 sqrt(d+1): the bound per point is
 2 sqrt(d+1)/eps < 1 and the normalized regime is not flattest; the corrected form uses the
 linear regime, scale t = (eps sqrt(d+1))^{1/2} and W_2 = +-eps/t.
+
+Deviation (5), form="corrected", A.4.1/A.4.2 on repeated samples: as printed (one neuron per
+sample) a point occurring k times has k active units of equal h and f = sqrt(k) y there, so the
+network does not interpolate. Corrected as :mod:`constructions.memorizing`'s Deviation (3): one
+neuron per distinct point, and the n - n_distinct spare neurons either fire on one unseen
+vertex each (``spare="xor"``) or are dead; at every training point their pre-activation is
+strictly negative, so h, f and every second derivative of L there are unchanged.
 """
 
 from __future__ import annotations
@@ -76,9 +83,7 @@ from constructions._checks import check_int, check_positive_float
 from constructions.architectures import Network, SimLN
 from constructions.construction import Construction, Form
 from constructions.dataset import Dataset
-from constructions.extreme_points import (
-    resolve_directions,
-)
+from constructions.memorizing import DEAD_BIAS, Spare, memorizing_plan
 
 __all__ = [
     "NORMALIZED",
@@ -147,6 +152,7 @@ def sim_ln_memorizing_solution(
     directions="lp",
     delta: float | None = None,
     form: str = "corrected",
+    spare: str = "dead",
 ) -> Construction:
     """Build the width-n memorizing 2-MLP-Sim-LN of Theorem 5.1 (App. A.4.1).
 
@@ -157,34 +163,41 @@ def sim_ln_memorizing_solution(
             (n, d) array, or an :class:`~constructions.ExtremePointCertificate`.
         delta: the separation parameter (the paper's delta), default half the smallest margin.
             Any value is accepted; delta >= a margin breaks memorization (the verifier says so).
-        form: "corrected" (default) or "printed" (Deviation (1) in the module docstring).
+        form: "corrected" (default) or "printed" (Deviation (1) in the module docstring). On
+            repeated inputs printed keeps one neuron per sample (f = sqrt(k) y at a point
+            occurring k times); corrected uses one neuron per distinct point and spares
+            (:mod:`constructions.memorizing`, Deviation (3)).
+        spare: "dead" (default) or "xor": what the n - n_distinct spare neurons do on repeated
+            inputs (see :class:`constructions.memorizing.Spare`); an "xor" spare neuron is
+            built as this construction's neuron for an unseen vertex v with label v[1] v[2] and
+            separation 1/sqrt(d), so it fires only at v. No effect without repeats.
 
     Returns:
         The construction; ``parameters`` records eps, delta, the margins' minimum, the
-        directions' method and how many points are in each regime.
+        directions' method and how many points are in each regime (and, with repeated inputs,
+        n_distinct and the spare neurons).
 
     Raises:
-        ValueError: for bad arguments; NotExtremePointsError (a ValueError) names a point that is
-            not a vertex of the convex hull.
+        ValueError: for bad arguments or equal inputs with different labels;
+            NotExtremePointsError (a ValueError) names a point that is not a vertex of the
+            convex hull.
     """
     eps = check_positive_float("eps", eps)
     _check_form(form)
-    cert = resolve_directions(dataset.X, directions)
-    if delta is None:
-        delta = 0.5 * cert.min_margin
-        if not math.isfinite(delta):  # n == 1: any delta works
-            delta = 1.0
-    else:
-        delta = check_positive_float("delta", delta)
-    X, y = dataset.X, dataset.y
+    plan = memorizing_plan(dataset, directions, delta, form, spare, epsilon_name="delta")
+    cert, delta = plan.cert, plan.epsilon
+    X, y, W, e = plan.centers, plan.labels, plan.directions, plan.epsilons
     c = sim_ln_constants(X, y)
     r, u, regime = sim_ln_scalings(c, eps, form)
-    W = cert.directions
+    b1 = u * (-np.sum(W * X, axis=1) + e) / e
+    b1[~plan.alive] = DEAD_BIAS
     params = {
-        "W1": (u / delta)[:, None] * W,
-        "b1": u * (-np.sum(W * X, axis=1) + delta) / delta,
+        "W1": (u / e)[:, None] * W,
+        "b1": b1,
         "W2": (r * y)[None, :],
     }
+    regime = regime[: plan.width - plan.n_fired - plan.n_dead]  # the training neurons
+    c = sim_ln_constants(dataset.X, dataset.y)
     notes = []
     if form == "corrected":
         moved = int(np.sum((2 * c >= eps) & (c <= eps) & (c > 0)))
@@ -197,6 +210,17 @@ def sim_ln_memorizing_solution(
             "(2) zero labels: built as printed (r = 0, u = 2 eps); no memorizing solution attains "
             "the bound for them"
         )
+    if plan.groups.has_repeats:
+        g = plan.groups
+        notes.append(
+            f"(5) {dataset.n} samples, {g.n_distinct} distinct: "
+            + (
+                "one neuron per sample as printed (f = sqrt(k) y at a point occurring k times)"
+                if form == "printed"
+                else f"one neuron per distinct point; {plan.n_fired} spare neuron(s) fire on "
+                f"one unseen cube vertex each, {plan.n_dead} dead"
+            )
+        )
     return Construction(
         name="Sim-LN memorizing solution",
         reference="Theorem 5.1; App. A.4.1",
@@ -208,6 +232,7 @@ def sim_ln_memorizing_solution(
             "min_margin": cert.min_margin,
             "directions": cert.method,
             "regimes": _regime_counts(regime),
+            **plan.describe(),
         },
         notes=tuple(notes),
     )
@@ -219,7 +244,12 @@ def _require_cube(dataset: Dataset, what: str) -> None:
 
 
 def sim_ln_xor_memorizing_solution(
-    dataset: Dataset, eps: float, *, delta: float = 1.0, form: str = "corrected"
+    dataset: Dataset,
+    eps: float,
+    *,
+    delta: float = 1.0,
+    form: str = "corrected",
+    spare: str = "xor",
 ) -> Construction:
     """Build the memorizing 2-MLP-Sim-LN of Proposition 5.1 (App. A.4.2) for hypercube data.
 
@@ -227,19 +257,29 @@ def sim_ln_xor_memorizing_solution(
     App. A.4.1 (corrected) with w_i = x_i/sqrt(d) and separation delta/sqrt(d), the same weights
     wherever the normalized regime is flattest (2 ||x'_i|| |y_i| >= eps).
 
+    Repeated samples (P_xor draws i.i.d.): printed keeps one neuron per sample, so a point
+    occurring k times has k active units with h = 2 eps each and f = k y / sqrt(k) = sqrt(k) y
+    there (no interpolation); corrected uses one neuron per distinct point and each of the
+    n - n_distinct spare neurons fires on one unseen vertex v with f(v) = v[1] v[2]
+    (``spare="xor"``, the default; App. A.4.2's neuron for v with delta = 1), so the cube error
+    is max{1 - n/2^d, 0}.
+
     Args:
-        dataset: distinct points of {-1,1}^d with their labels.
+        dataset: points of {-1,1}^d with their labels (repeats allowed).
         eps: the architecture's epsilon.
         delta: A.4.2's delta; every neuron fires only at its own point of the cube iff
             0 < delta < 2 (any positive value is accepted; the verifier checks it).
         form: "corrected" (default) or "printed".
+        spare: "xor" (default) or "dead", the spare neurons on repeated inputs (corrected form).
 
     Raises:
-        ValueError: for bad arguments or points off the hypercube.
+        ValueError: for bad arguments, points off the hypercube or equal inputs with different
+            labels.
     """
     eps = check_positive_float("eps", eps)
     delta = check_positive_float("delta", delta)
     _check_form(form)
+    Spare.parse(spare)
     _require_cube(dataset, "App. A.4.2's construction")
     d = dataset.d
     if form == "printed":
@@ -260,7 +300,7 @@ def sim_ln_xor_memorizing_solution(
         )
     w = dataset.X / math.sqrt(d)
     inner = sim_ln_memorizing_solution(
-        dataset, eps, directions=w, delta=delta / math.sqrt(d), form="corrected"
+        dataset, eps, directions=w, delta=delta / math.sqrt(d), form="corrected", spare=spare
     )
     params = dict(inner.parameters)
     params["delta"] = delta
@@ -274,6 +314,7 @@ def sim_ln_xor_memorizing_solution(
             "App. A.4.1 (corrected) with w_i = x_i/sqrt(d) and separation delta/sqrt(d): equal "
             "to A.4.2 as printed where the normalized regime is flattest (eps <= 2 sqrt(d+1)); "
             "the linear regime beyond",
+            *(note for note in inner.notes if note.startswith("(5)")),
         ),
     )
 

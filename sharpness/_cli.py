@@ -29,3 +29,15 @@ class VersionAction(argparse.Action):
     def __call__(self, parser, namespace, values, option_string=None):
         print(f"{parser.prog} {package_version()}")
         parser.exit()
+
+
+def show_progress(args, *, quiet_with_json: bool = True) -> bool:
+    """Progress bars go to a terminal only: not with ``--no-progress``, not with ``--json`` (by
+    default), and not when stderr is a pipe or a file."""
+    import sys
+
+    if getattr(args, "no_progress", False):
+        return False
+    if quiet_with_json and getattr(args, "json", False):
+        return False
+    return sys.stderr.isatty()

@@ -31,8 +31,9 @@ def training_set(config: ClaimConfig) -> Dataset:
     )
 
 
-def require_xor(dataset: Dataset, claim: str) -> None:
-    """Raise ValueError unless the data lie on {-1,1}^d with y = x[1] x[2] (P_xor's support)."""
+def require_xor(dataset: Dataset, claim: str, *, allow_repeats: bool = False) -> None:
+    """Raise ValueError unless the data lie on {-1,1}^d with y = x[1] x[2] (P_xor's support);
+    repeated points only with ``allow_repeats`` (an i.i.d. draw from P_xor)."""
     if dataset.d < 2:
         raise ValueError(f"{claim} is about P_xor, which needs d >= 2")
     off = np.flatnonzero(~np.all(np.abs(dataset.X) == 1.0, axis=1))
@@ -41,7 +42,7 @@ def require_xor(dataset: Dataset, claim: str) -> None:
     bad = np.flatnonzero(dataset.y != dataset.X[:, 0] * dataset.X[:, 1])
     if bad.size:
         raise ValueError(f"{claim} is about P_xor: label of point {bad[0]} is not x[1]*x[2]")
-    dup = dataset.duplicate_pair()
+    dup = None if allow_repeats else dataset.duplicate_pair()
     if dup:
         raise ValueError(f"{claim}: point {dup[1]} duplicates point {dup[0]}")
 

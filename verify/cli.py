@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import TYPE_CHECKING
 
-from sharpness._cli import VersionAction
+from sharpness._cli import VersionAction, show_progress
 from verify.claim_index import CLAIM_IDS, CLAIM_INDEX, check_claim_id
 
 if TYPE_CHECKING:
@@ -263,7 +263,7 @@ def config_from_args(args: argparse.Namespace) -> ClaimConfig:
         form=args.form,
         dataset=dataset,
         hypercube_samples=args.hypercube_samples,
-        progress=not args.no_progress and not args.json,
+        progress=show_progress(args),
         ln_eps=args.ln_eps,
         exact=args.exact,
     )

@@ -28,7 +28,7 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from sharpness._cli import VersionAction
+from sharpness._cli import VersionAction, show_progress
 
 if TYPE_CHECKING:
     from sharpness.training.runs import TrainConfig
@@ -259,7 +259,7 @@ def _run(argv: Sequence[str]) -> int:
     result = train(
         config,
         args.out,
-        progress=not args.no_progress,
+        progress=show_progress(args, quiet_with_json=False),
         threads=args.threads,
     )
     last = result.metrics[-1] if result.metrics else {}

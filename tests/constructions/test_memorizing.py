@@ -95,3 +95,26 @@ def test_zero_label_cannot_attain_the_bound():
 def test_argument_checks(kwargs, match):
     with pytest.raises(ValueError, match=match):
         memorizing_solution(sample_xor(3, 4, 0), **kwargs)
+
+
+def test_repeated_points_use_spare_neurons_and_keep_the_trace():
+    """Issue 12: (1,1), (1,1), (-1,-1). Dense float64 Hessian vs the hand bound 4 sqrt(3)."""
+    from constructions import Dataset
+    from sharpness.reference import dense_hessian_trace
+
+    X = np.array([[1.0, 1.0], [1.0, 1.0], [-1.0, -1.0]])
+    ds = Dataset(X, X[:, 0] * X[:, 1])
+    cons = memorizing_solution(ds, directions="sphere", epsilon=0.5, spare="xor")
+    Xt, yt = ds.tensors()
+    assert cons.parameters["n_distinct"] == 2 and cons.parameters["spare_fired"] == 1
+    assert torch.allclose(cons.network(Xt).detach(), yt, atol=1e-12)
+    assert dense_hessian_trace(cons.network, Xt, yt) == pytest.approx(4 * np.sqrt(3), rel=1e-12)
+    # the spare neuron fires at the first unseen vertex in index order, (-1,1), with y = -1
+    f = cons.network(torch.tensor([[1.0, -1.0], [-1.0, 1.0]], dtype=torch.float64)).detach()
+    assert f.tolist() == pytest.approx([0.0, -1.0])
+    printed = memorizing_solution(ds, directions="sphere", epsilon=0.5, form="printed")
+    assert printed.network(Xt).detach().tolist() == pytest.approx([2.0, 2.0, 1.0])
+    with pytest.raises(ValueError, match="spare must be"):
+        memorizing_solution(ds, spare="bogus")
+    with pytest.raises(ValueError, match=r"needs points of \{-1,1\}\^d"):
+        memorizing_solution(Dataset(X * 2, X[:, 0]), spare="xor")

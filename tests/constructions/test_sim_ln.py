@@ -217,3 +217,19 @@ def test_same_inputs_same_weights():
         sim_ln_four_neuron_solution(4, 0.3).network.params["W1"],
         sim_ln_four_neuron_solution(4, 0.3).network.params["W1"],
     )
+
+
+def test_xor_construction_on_repeated_points():
+    """Issue 12: printed gives f = sqrt(2) y at a point drawn twice; corrected interpolates."""
+    from sharpness.reference import dense_hessian_trace
+
+    X = np.array([[1.0, 1.0], [1.0, 1.0], [-1.0, -1.0]])
+    ds = Dataset(X, X[:, 0] * X[:, 1])
+    Xt, yt = ds.tensors()
+    printed = sim_ln_xor_memorizing_solution(ds, 0.5, form="printed")
+    assert printed.network(Xt).detach()[0].item() == pytest.approx(math.sqrt(2))
+    cons = sim_ln_xor_memorizing_solution(ds, 0.5)
+    assert torch.allclose(cons.network(Xt).detach(), yt, atol=1e-12)
+    # Lemma A.12 by hand: (2/n) sum min(1, 2 sqrt(3)/eps) = 2
+    assert dense_hessian_trace(cons.network, Xt, yt) == pytest.approx(2.0, rel=1e-12)
+    assert cons.parameters["regimes"]["normalized"] == 2  # the training neurons only

@@ -79,3 +79,22 @@ def test_props_reject_non_xor_data():
     ds = sample_xor(4, 6, 0)
     with pytest.raises(ValueError, match="label of point 0"):
         run_claim("prop4.1", ClaimConfig(dataset=Dataset(ds.X, -ds.y)))
+
+
+def test_props_4_1_and_5_1_on_a_draw_with_repeats():
+    """Issue 12: an i.i.d. draw (1,1), (1,1), (-1,-1) passes with error exactly 1/4; the
+    printed one-neuron-per-sample network fails interpolation."""
+    import numpy as np
+
+    from constructions import Dataset
+
+    X = np.array([[1.0, 1.0], [1.0, 1.0], [-1.0, -1.0]])
+    ds = Dataset(X, X[:, 0] * X[:, 1])
+    for claim in ("prop4.1", "prop5.1"):
+        report = run_claim(claim, ClaimConfig(dataset=ds)).report
+        assert report.passed, claim
+        err = next(c for c in report.checks if c.name.startswith("zero-one error"))
+        assert err.value == 0.25
+        printed = run_claim(claim, ClaimConfig(dataset=ds, form="printed")).report
+        interp = next(c for c in printed.checks if c.name == "interpolation")
+        assert not interp.passed

@@ -9,7 +9,7 @@ import torch
 from constructions import four_neuron_solution, memorizing_solution, printed_r, sample_xor
 from sharpness import hessian_trace, hypercube_error, jacobian_lower_bound
 from tests.verify.test_cli import run
-from verify.errata import ErrataEntry, entry_functions
+from verify.errata import ErrataEntry, ErratumClass, class_counts, entry_functions
 
 ENTRIES = {f.__module__.rsplit(".", 1)[-1] + "." + f.__name__: f for f in entry_functions()}
 
@@ -18,10 +18,86 @@ ENTRIES = {f.__module__.rsplit(".", 1)[-1] + "." + f.__name__: f for f in entry_
 def test_entry_is_consistent(name):
     e = ENTRIES[name]()
     assert isinstance(e, ErrataEntry) and e.evidence
+    assert e.kind is EXPECTED_CLASS[name], (e.kind, e.evidence)
     if e.holds_as_printed:
-        assert e.corrected is None and e.corrected_holds is None
+        assert e.kind in (ErratumClass.HOLDS, ErratumClass.VACUOUS, ErratumClass.CONVENTION)
+        assert e.corrected_holds in (None, True), e.evidence
     else:
         assert e.corrected and e.corrected_holds is True, e.evidence
+
+
+W, G, F = ErratumClass.WRONG_AS_PRINTED, ErratumClass.PROOF_GAP, ErratumClass.FALSE_STATEMENT
+H = ErratumClass.HOLDS
+#: every entry's class, read from the paper (not from the entries)
+EXPECTED_CLASS = {
+    "section_2.zero_one_loss": W,
+    "section_2.mse_normalization": H,
+    "section_3.a24_construction": H,
+    "section_3.lemma_a11_display": W,
+    "section_3.lemma_a4_last_step": W,
+    "section_3.theorem_3_1_argmin": ErratumClass.VACUOUS,
+    "section_3.lemma_a1_weights": W,
+    "section_3.lemma_a3": W,
+    "section_3.lemma_a3_dead_neuron": ErratumClass.CONVENTION,
+    "section_3.theorem_3_2": F,
+    "section_4.lemma_4_1": H,
+    "section_4.eq_2": H,
+    "section_4.eq_3": H,
+    "section_4.eq_4": W,
+    "section_4.proof_sketch_construction": H,
+    "section_4.off_training_silence": G,
+    "section_4.prop_4_1_iid": G,
+    "section_4.eq_5_index": W,
+    "section_4.eq_5_r": W,
+    "section_4.eq_5_function": H,
+    "section_4.prop_4_2_width": F,
+    "section_5.theorem_5_1_small_eps": H,
+    "section_5.propositions_5_eps": H,
+    "section_5.section_titles": ErratumClass.TEXTUAL,
+    "appendix_a3.gradient_decomposition": H,
+    "appendix_a3.deep_bound": H,
+    "appendix_a3.deep_construction": W,
+    "appendix_a3.zero_labels": G,
+    "appendix_a3.prop_a1_scale": W,
+    "appendix_a3.prop_a1_directions": W,
+    "appendix_a4.lemma_a12": H,
+    "appendix_a4.lemma_a12_identity": H,
+    "appendix_a4.a41_case_split": W,
+    "appendix_a4.a41_zero_labels": G,
+    "appendix_a4.a42_construction": H,
+    "appendix_a4.eq_18_index": W,
+    "appendix_a4.prop_5_2_width": F,
+    "appendix_a5.definition_a2": W,
+    "appendix_a5.lemma_a13": W,
+}
+
+
+def test_every_entry_has_an_expected_class():
+    assert set(EXPECTED_CLASS) == set(ENTRIES)
+
+
+@pytest.mark.parametrize(
+    "kind, holds, corrected",
+    [
+        (ErratumClass.HOLDS, False, None),
+        (ErratumClass.HOLDS, True, "x"),
+        (ErratumClass.VACUOUS, False, "x"),
+        (ErratumClass.WRONG_AS_PRINTED, True, None),
+        (ErratumClass.WRONG_AS_PRINTED, False, None),
+        (ErratumClass.FALSE_STATEMENT, True, "x"),
+        ("no such class", True, None),
+    ],
+)
+def test_entry_invariants_reject_broken_entries(kind, holds, corrected):
+    with pytest.raises(ValueError):
+        ErrataEntry("w", "p", holds, corrected, None if corrected is None else True, "e", kind=kind)
+
+
+def test_class_counts_counts_every_class():
+    e = ErrataEntry("w", "p", True, None, None, "e", kind="holds")
+    counts = class_counts([e, e])
+    assert counts[ErratumClass.HOLDS] == 2 and sum(counts.values()) == 2
+    assert list(counts) == list(ErratumClass)
 
 
 EXPECTED_WRONG = {
@@ -90,7 +166,27 @@ def test_errata_command_json():
         "corrected",
         "corrected_holds",
         "evidence",
+        "kind",
     } == set(entries[0])
+    assert {e["kind"] for e in entries} <= {k.value for k in ErratumClass}
+    by_where = {e["where"]: e["kind"] for e in entries}
+    assert by_where["Theorem 3.2 and Lemma A.2"] == "false statement"
+    assert len(entries) == len(EXPECTED_CLASS)
     assert any(e["holds_as_printed"] for e in entries) and any(
         not e["holds_as_printed"] for e in entries
     )
+
+
+def test_errata_text_shows_each_class_and_counts_them():
+    from verify.commands.errata import format_text
+
+    entries = [
+        ErrataEntry("A", "p", True, None, None, "e", kind=ErratumClass.HOLDS),
+        ErrataEntry("B", "p", True, "c", True, "e", kind=ErratumClass.VACUOUS),
+        ErrataEntry("C", "p", False, "c", True, "e", kind=ErratumClass.FALSE_STATEMENT),
+        ErrataEntry("D", "p", False, "c", True, "e", kind=ErratumClass.FALSE_STATEMENT),
+    ]
+    text = format_text(entries)
+    assert "2 of 4 checked formulas do not hold" in text
+    assert "By class: holds 1, false statement 2, vacuous 1." in text
+    assert "(vacuous) B" in text and "(false statement) D" in text

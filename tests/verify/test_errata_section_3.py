@@ -17,7 +17,6 @@ NAMES = {f.__name__: f for f in section_3.ENTRIES}
 EXPECTED_WRONG = {
     "lemma_a11_display",
     "lemma_a4_last_step",
-    "theorem_3_1_argmin",
     "lemma_a1_weights",
     "lemma_a3",
     "theorem_3_2",

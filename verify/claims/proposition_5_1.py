@@ -9,6 +9,11 @@ h_i = 2 eps > eps (the normalized regime: f(x_i) = y_i, ||grad f(x_i)||^2 = 1), 
 training set: exactly 2^d - n mistakes and MSE (2^d - n)/2^d. The bound (Lemma A.12) is
 min(1, 2 sqrt(d+1)/eps) per point, so this is flattest iff eps <= 2 sqrt(d+1).
 
+Repeated samples: as printed, a point drawn k times gets k active units and f = sqrt(k) y; the
+corrected construction uses one neuron per distinct point and n - n_distinct spare neurons that
+each fire on one unseen vertex with the right sign, so the error is max{1 - n/2^d, 0} on every
+draw (memorization is checked on the distinct inputs, as in Proposition 4.1).
+
 ``--epsilon`` sets A.4.2's delta (default 1; it must be < 2); ``--ln-eps`` sets eps (default
 sqrt(d+1)/2, half the paper's bound sqrt(d+1)).
 """
@@ -17,6 +22,7 @@ from __future__ import annotations
 
 import math
 
+from constructions.memorizing import group_repeats
 from constructions.sim_ln import sim_ln_xor_memorizing_solution
 from sharpness.architectures.sim_ln import sim_ln_lower_bound, xor_epsilon_range
 from verify._common import ClaimRun, require_enumerable, require_xor, training_set
@@ -27,7 +33,11 @@ from verify.checks import (
     check_interpolation,
     check_trace_identity,
 )
-from verify.claims.proposition_4_1 import IID_NOTE, ZERO_ONE_NOTE
+from verify.claims.proposition_4_1 import (
+    IID_NOTE,
+    ZERO_ONE_NOTE,
+    repeats_note,
+)
 from verify.claims.theorem_5_1 import (
     SimLNEvaluation,
     check_ln_eps,
@@ -75,7 +85,7 @@ def large_epsilon_note(dataset, build) -> str:
 def run(config: ClaimConfig) -> ClaimRun:
     require_enumerable(config)
     dataset = training_set(config)
-    require_xor(dataset, "Proposition 5.1")
+    require_xor(dataset, "Proposition 5.1", allow_repeats=True)
     d, n = dataset.d, dataset.n
     eps = config.ln_eps if config.ln_eps is not None else default_xor_ln_eps(d)
     delta = config.epsilon if config.epsilon is not None else DEFAULT_DELTA
@@ -85,6 +95,8 @@ def run(config: ClaimConfig) -> ClaimRun:
 
     cons = sim_ln_xor_memorizing_solution(dataset, eps, delta=delta, form=config.form)
     ev = SimLNEvaluation.from_config(cons.network, dataset, config)
+    distinct = group_repeats(dataset).distinct(dataset)
+    ev_distinct = ev if distinct is dataset else SimLNEvaluation(cons.network, distinct)
     expected_errors = max(2**d - n, 0)
     checks = [
         CheckResult(
@@ -100,7 +112,7 @@ def run(config: ClaimConfig) -> ClaimRun:
         ),
         check_ln_eps(eps, xor_epsilon_range(d, config.form), config.form),
         check_interpolation(ev),
-        check_memorization_sim_ln(ev),
+        check_memorization_sim_ln(ev_distinct),
         check_regimes(ev),
         check_differentiability(ev),
         check_trace_identity(ev),
@@ -110,6 +122,9 @@ def run(config: ClaimConfig) -> ClaimRun:
     if not config.hypercube_samples:
         checks.append(check_hypercube_mse(ev, expected_errors / 2**d, "(2^d - n)/2^d"))
     notes = [large_epsilon_note(dataset, build), ZERO_ONE_NOTE, IID_NOTE]
+    note = repeats_note(dataset, cons, "sqrt(k)")
+    if note:
+        notes.append(note)
     note = depth_note(config)
     if note:
         notes.append(note)

@@ -238,7 +238,8 @@ def _traces_note(dataset, cert) -> str:
     return (
         "App. A.4.1 prints case 2 (linear regime, r = (eps/c)^(1/2), u = (eps c)^(1/2)) for "
         "0 < c_i = ||x'_i|| |y_i| <= eps. It pays 2c_i/eps, which exceeds the bound 1 when "
-        f"eps/2 < c_i < eps: at eps = 1.5 min c_i = {bad:.12g} the printed construction has "
+        "eps/2 < c_i < eps (at eps = 2c_i it pays exactly 1), so it fails exactly for eps in "
+        f"[c_i, 2c_i): at eps = 1.5 min c_i = {bad:.12g} the printed construction has "
         f"Tr(H) = {t_printed} vs the bound {bound_bad:.12g}; the corrected split (normalized "
         f"iff 2 c_i >= eps) gives {t_fixed}. At c_i = eps the printed u_i = eps puts x_i on "
         f"the switch ||h|| = eps: at eps = min c_i = {cmin:.12g}, {len(rep.switches)} point(s) sit "

@@ -34,6 +34,8 @@ from pathlib import Path
 
 import numpy as np
 
+from sharpness._cli import show_progress
+
 NAMES = ("evaluate",)
 HELP = "exact hypercube error, trace and Lemma 4.1 quantities for your own weights (PARAMS.npz)"
 ORDER = 20
@@ -254,7 +256,7 @@ def run(args) -> int:
         dataset,
         hypercube_samples=args.hypercube_samples,
         device=args.device,
-        progress=not args.no_progress and not args.json,
+        progress=show_progress(args),
     )
     if args.json:
         print(json.dumps(_jsonable(res), sort_keys=True))

@@ -16,6 +16,8 @@ from __future__ import annotations
 import json
 import sys
 
+from sharpness._cli import show_progress
+
 NAMES = ("fig1", "fig2", "fig4", "fig5", "fig6", "table1", "fig7", "fig8", "fig9", "fig10", "fig11")
 HELP = "rerun the paper's experiments (Figs. 1-11, Table 1's 3rd column): figures and verdicts"
 ORDER = 60
@@ -54,7 +56,7 @@ def run(args) -> int:
         out=args.out,
         threads=args.threads,
         train=not args.no_train,
-        progress=not args.no_progress,
+        progress=show_progress(args, quiet_with_json=False),
     )
     if args.command == "table1":
         report, table = run_third_column(settings)

@@ -22,6 +22,19 @@ def theorem_5_1_small_eps() -> ErrataEntry:
         bound = exact_sim_ln_lower_bound(cons.X, cons.y, eps)
         ok &= res["trace"] is not None and sp.simplify(res["trace"] - bound) == 0
         shown.append(f"eps={eps}: Tr = {res['trace']} = bound {bound}")
+    # the ends of the printed construction's failing interval [c, 2c), c = sqrt(5) on P_xor, d = 4
+    ds = sample_xor(4, 6, 0)
+    c = sp.sqrt(5)
+    ends = {}
+    for eps in (c, 2 * c):
+        cons = exact_sim_ln_memorizing_solution(ds.X, ds.y, eps, form="printed")
+        ends[eps] = (
+            exact_hessian_trace_sim_ln(cons.params, eps, cons.X, cons.y),
+            exact_sim_ln_lower_bound(cons.X, cons.y, eps),
+        )
+    at_c, at_2c = ends[c], ends[2 * c]
+    ok &= bool(at_c[0]["fatal_kinks"]) and at_c[0]["trace"] is None
+    ok &= at_2c[0]["trace"] is not None and sp.simplify(at_2c[0]["trace"] - at_2c[1]) == 0
     return ErrataEntry(
         "Theorem 5.1",
         "for extreme-point inputs and sufficiently small eps there is a memorizing width-n "
@@ -32,8 +45,12 @@ def theorem_5_1_small_eps() -> ErrataEntry:
         "Exact, d=3, n=4, labels 2, -1, 1/2, -3 (c_i = 4, 2, 1, 6), App. A.4.1 as printed: "
         + "; ".join(shown)
         + ". 'Sufficiently small' made checkable: eps < min_i c_i suffices for the printed "
-        "construction (it fails for eps in some (c_i, 2 c_i], see App. A.4.1), and the corrected one "
-        "works for every eps > 0. Labels must be nonzero (App. A.4.1, case 3).",
+        "construction (it fails exactly for eps in some [c_i, 2 c_i), see App. A.4.1), and the "
+        "corrected one works for every eps > 0. The ends, exact on P_xor (d = 4, n = 6, "
+        f"c = sqrt(5)): at eps = 2c the printed network has Tr = {sp.simplify(at_2c[0]['trace'])} "
+        f"= {sp.N(at_2c[0]['trace'], 8)} = bound {at_2c[1]}; at eps = c it sits on the switch "
+        f"||h|| = eps ({len(at_c[0]['fatal_kinks'])} fatal kinks, no Hessian). Labels must be "
+        "nonzero (App. A.4.1, case 3).",
         kind=ErratumClass.HOLDS,
     )
 

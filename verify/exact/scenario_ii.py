@@ -40,6 +40,17 @@ MAX_D, MAX_N, MAX_DEPTH = 10, 64, 4
 PROOF = "none (symbolic)"
 
 
+def _refuse_repeats(dataset, claim: str) -> None:
+    """--exact builds one neuron per sample; a draw with repeated points needs the float run's
+    spare neurons (constructions.memorizing, Deviation (3)), which have no exact version yet."""
+    dup = dataset.duplicate_pair()
+    if dup:
+        raise ValueError(
+            f"{claim} --exact does not handle repeated points yet (point {dup[1]} duplicates "
+            f"point {dup[0]}); run it without --exact, which uses spare neurons for repeats"
+        )
+
+
 def _limits(config: ClaimConfig) -> None:
     if config.d > MAX_D or config.n > MAX_N or config.depth > MAX_DEPTH:
         raise ValueError(
@@ -246,6 +257,7 @@ def run_exact(claim_id: str, config: ClaimConfig) -> ClaimRun:
         ]
         return ClaimRun(_report(claim_id, config, checks, [], {"epsilon": _s(eps)}), None, dataset)
     if claim_id == "prop4.1":
+        _refuse_repeats(dataset, "prop4.1")
         require_xor(dataset, "Proposition 4.1")
         cons = exact_memorizing_solution(
             dataset.X,

@@ -38,6 +38,17 @@ MAX_D, MAX_N = 8, 32
 PROOF = "none (symbolic)"
 
 
+def _refuse_repeats(dataset, claim: str) -> None:
+    """--exact builds one neuron per sample; a draw with repeated points needs the float run's
+    spare neurons (constructions.memorizing, Deviation (3)), which have no exact version yet."""
+    dup = dataset.duplicate_pair()
+    if dup:
+        raise ValueError(
+            f"{claim} --exact does not handle repeated points yet (point {dup[1]} duplicates "
+            f"point {dup[0]}); run it without --exact, which uses spare neurons for repeats"
+        )
+
+
 def _limits(config: ClaimConfig) -> None:
     if config.d > MAX_D or config.n > MAX_N:
         raise ValueError(
@@ -207,6 +218,7 @@ def run_exact(claim_id: str, config: ClaimConfig) -> ClaimRun:
         ]
         params = {"ln_eps": eps, "delta": delta}
     elif claim_id == "prop5.1":
+        _refuse_repeats(dataset, "prop5.1")
         require_xor(dataset, "Proposition 5.1")
         d, n = dataset.d, dataset.n
         eps = _eps(config, sp.sqrt(d + 1) / 2)
