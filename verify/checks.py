@@ -275,11 +275,12 @@ def check_trace_identity(ev: Evaluation) -> CheckResult:
 def check_trace_bound(ev: Evaluation, name: str | None = None, bound_note: str = "") -> CheckResult:
     """Tr(nabla^2 L) equals the lower bound over all interpolators: the flattest-model certificate.
 
-    ``ev.bound`` is any bound with a ``trace`` (the Jacobian bound by default; an architecture's
-    own bound through a subclass of :class:`Evaluation`); ``name`` and ``bound_note`` describe it.
+    ``ev.bound`` is any bound with a ``trace``: the architecture's own (:func:`sharpness.lower_bounds`,
+    the Jacobian bound for MLPs); ``name`` and ``bound_note`` describe it.
     """
     b = ev.bound
-    name = name or f"Tr(H) = lower bound (D={b.depth})"
+    depth = getattr(b, "depth", None)
+    name = name or (f"Tr(H) = lower bound (D={depth})" if depth else f"Tr(H) = {b.name}")
     if ev.trace is None:
         return CheckResult(
             name=name,
