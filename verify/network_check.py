@@ -230,8 +230,7 @@ def check_network(
         checks.append(check_trace_identity(ev))
         for b in bounds:
             ev_b = _WithBound(ev, b)
-            r = check_bound_respected(ev_b)
-            checks.append(_renamed(r, f"Tr(H) >= {b.name}"))
+            checks.append(check_bound_respected(ev_b, name=f"Tr(H) >= {b.name}"))
         if bounds:
             flat, why = _flattest(ev, bounds)
             if flat is not None:
@@ -280,9 +279,3 @@ class _WithBound:
 
     def __getattr__(self, name):
         return getattr(self._ev, name)
-
-
-def _renamed(r: CheckResult, name: str) -> CheckResult:
-    from dataclasses import replace
-
-    return replace(r, name=name)

@@ -88,7 +88,8 @@ class _Bounds:
         self.b1 = p.get("b1") if arch.bias else None
         self.E1, self.S1 = cube_preactivation_bounds(self.W1, self.b1)
         self.depth = arch.depth
-        if _family(net) is CubeFamily.SIM_BN:
+        self.family = _family(net)  # looked up once; the hot loops read it from here
+        if self.family is CubeFamily.SIM_BN:
             dec = _SimBNDecider(net)
             self.c = dec.c.to(device)
             self.ec = dec.ec.to(device)
@@ -246,7 +247,7 @@ def _resolve(net, bounds, C, rad, assign, order, t, tally) -> tuple[torch.Tensor
     fixed = torch.ones(N, dtype=torch.bool, device=C.device)
     for li, (o, a) in enumerate(zip(off, on, strict=True)):
         ok = o | a
-        if li == len(off) - 1 and _family(net) is not CubeFamily.SIM_LN:
+        if li == len(off) - 1 and bounds.family is not CubeFamily.SIM_LN:
             # A unit with output weight exactly 0 does not change f (Sim-LN excepted: every
             # active unit enters the norm ||h||).
             ok = ok | bounds.irrelevant
@@ -276,7 +277,7 @@ def _resolve_affine(net, bounds, C, layers, idx, y0, order, t, tally, on, off) -
     free = order[t:]
     W1 = bounds.W1
     act = [a[idx] & ~o[idx] for a, o in zip(on, off, strict=True)]  # units on (and not off)
-    if _family(net) is CubeFamily.SIM_LN:
+    if bounds.family is CubeFamily.SIM_LN:
         # f = W2 h / max{||h||, eps}: closed form only when exactly one unit is on and its
         # pre-activation is >= eps on the whole sub-cube (then ||h|| = z_k and f = W2[k]).
         a1 = act[0]

@@ -151,15 +151,7 @@ def check_near_flattest(ev: SimBNEvaluation, closed_form: float, kappa: float) -
     tol = ev.tol
     t = ev.trace
     if t is None:
-        fail = CheckResult(
-            name="Tr(H) exact",
-            passed=False,
-            value=None,
-            expected=closed_form,
-            tolerance=tol.describe(),
-            detail=ev.undefined_detail(),
-        )
-        return [fail]
+        return [ev.undefined_result("Tr(H) exact", closed_form)]
     return [
         CheckResult(
             name="Tr(H) = 8 + (2/s^2) sum_b (1 - mean_S(s_b)^2) (closed form)",
@@ -186,14 +178,7 @@ def check_lemma_a3(ev: SimBNEvaluation) -> CheckResult:
     b = lemma_a3_bound(ev.net, ev.X)
     name = "Tr(H) >= 2 sum_live (W2^2 + gamma^2) >= 8 (Lemma A.3, corrected)"
     if ev.trace is None:
-        return CheckResult(
-            name=name,
-            passed=False,
-            value=None,
-            expected=b.corrected,
-            tolerance=ev.tol.describe(),
-            detail=ev.undefined_detail(),
-        )
+        return ev.undefined_result(name, b.corrected)
     ok = ev.trace >= b.corrected - ev.tol.allowed(b.corrected) and b.corrected >= 4 * b.l1 - 1e-12
     ok = ok and 4 * b.l1 >= INFIMUM_CONDITION_1 - ev.tol.allowed(8.0)
     return CheckResult(

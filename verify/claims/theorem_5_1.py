@@ -39,6 +39,7 @@ from sharpness.architectures.sim_ln import (
 from verify._common import ClaimRun, check_epsilon, training_set
 from verify.checks import (
     Evaluation,
+    check_bound_respected,
     check_differentiability,
     check_extreme_points,
     check_interpolation,
@@ -151,31 +152,12 @@ def check_trace_bound_sim_ln(ev: SimLNEvaluation) -> CheckResult:
 
 
 def check_bound_respected_sim_ln(ev: SimLNEvaluation) -> CheckResult:
-    """Tr(nabla^2 L) >= the Lemma A.12 bound (any interpolating Sim-LN)."""
-    b = ev.bound
-    name = "Tr(H) >= Lemma A.12 bound"
-    if ev.trace is None:
-        return CheckResult(
-            name=name,
-            passed=False,
-            value=None,
-            expected=b.trace,
-            tolerance=ev.tol.describe(),
-            detail=ev.undefined_detail(),
-        )
-    ok = ev.trace >= b.trace - ev.tol.allowed(b.trace)
-    counts = {k: int(np.sum(ev.regimes == k)) for k in ("normalized", "linear")}
-    return CheckResult(
-        name=name,
-        passed=ok,
-        value=ev.trace,
-        expected=f">= {b.trace:.12g}",
-        tolerance=ev.tol.describe(),
-        detail=f"ratio trace/bound = {ev.trace / b.trace:.6g}; {counts['normalized']} normalized, "
-        f"{counts['linear']} linear point(s)"
-        if b.trace > 0
-        else "bound is 0 (all labels 0)",
-    )
+    """Tr(nabla^2 L) >= the Lemma A.12 bound (any interpolating Sim-LN), with the regime counts."""
+    extra = ""
+    if ev.trace is not None:
+        counts = {k: int(np.sum(ev.regimes == k)) for k in ("normalized", "linear")}
+        extra = f"; {counts['normalized']} normalized, {counts['linear']} linear point(s)"
+    return check_bound_respected(ev, name="Tr(H) >= Lemma A.12 bound", extra_detail=extra)
 
 
 def trace_text(net, X, y) -> str:
