@@ -1,6 +1,7 @@
 """Every notebook runs top to bottom on a fresh kernel, with small parameters and no widget frontend."""
 
 import ast
+import hashlib
 import importlib
 import os
 from pathlib import Path
@@ -44,9 +45,9 @@ def test_notebooks_exist():
 def test_notebook_runs(path, tmp_path, monkeypatch):
     monkeypatch.setenv("MPLBACKEND", "agg")
     nb = nbformat.read(path, as_version=4)
-    assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code"), (
-        "commit notebooks stripped"
-    )
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs = []  # run from scratch; the committed outputs are checked on their own
     _inject(nb, SMALL.get(path.stem, {}))
     os.chdir(tmp_path)
     NotebookClient(
@@ -56,8 +57,39 @@ def test_notebook_runs(path, tmp_path, monkeypatch):
     assert not errors
 
 
+def _digest(source: str) -> str:
+    """The stamp notebooks/render.py writes: computed here again, not imported from it."""
+    return hashlib.sha256(source.encode()).hexdigest()
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_committed_outputs_are_current(path):
+    """The committed outputs (what a reader browsing the repository sees) were produced by the
+    committed source: every code cell carries the digest of the source that ran, and no output is
+    an error. Edit a cell and this fails until `python notebooks/render.py` is rerun."""
+    nb = nbformat.read(path, as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    stale = [i for i, c in enumerate(code) if c.metadata.get("source_sha256") != _digest(c.source)]
+    assert not stale, f"code cells {stale} changed since their outputs were rendered"
+    assert any("image/png" in o.get("data", {}) for c in code for o in c.get("outputs", [])), (
+        "no figure in the committed outputs"
+    )
+    errors = [o for c in code for o in c.get("outputs", []) if o.get("output_type") == "error"]
+    assert not errors
+    assert path.stat().st_size < 1_000_000, "keep committed outputs small"
+
+
+def test_stale_outputs_are_caught(tmp_path):
+    """The currency check can fail: a cell edited after rendering no longer matches its stamp."""
+    nb = nbformat.read(NOTEBOOKS[0], as_version=4)
+    cell = next(c for c in nb.cells if c.cell_type == "code")
+    assert cell.metadata.get("source_sha256") == _digest(cell.source)
+    cell.source += "\n# edited"
+    assert cell.metadata.get("source_sha256") != _digest(cell.source)
+
+
 PACKAGES = {"constructions", "sharpness", "verify"}
-OTHERS = {"matplotlib", "ipywidgets", "numpy", "math", "json", "pathlib"}
+OTHERS = {"matplotlib", "ipywidgets", "numpy", "math", "json", "pathlib", "IPython"}
 
 
 def _imports(nb):

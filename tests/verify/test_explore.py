@@ -63,8 +63,17 @@ def test_plots_draw_what_they_are_given(tmp_path):
     # Figure 3: one image of the regions, the five data points drawn over it
     (image,) = axes[0].get_images()
     assert isinstance(image, AxesImage) and image.get_array().shape == (30, 30, 3)
-    (points,) = [c for c in axes[0].collections if isinstance(c, PathCollection)]
-    np.testing.assert_array_equal(points.get_offsets(), regions.dataset.X)
+    # the points, drawn per label with a key for the colours, and labelled axes
+    groups = {c.get_label(): c for c in axes[0].collections if isinstance(c, PathCollection)}
+    X, y = regions.dataset.X, regions.dataset.y
+    for label, sign in (("label y = +1", 1), ("label y = -1", -1)):
+        expected = X[np.sign(y) == sign]
+        if len(expected):
+            np.testing.assert_array_equal(groups[label].get_offsets(), expected)
+    assert sum(len(g.get_offsets()) for g in groups.values()) == len(X)
+    legend = [t.get_text() for t in axes[0].get_legend().get_texts()]
+    assert set(legend) == set(groups)
+    assert axes[0].get_xlabel() and axes[0].get_ylabel()
     assert "memorizing 2-MLP-Bias" in axes[0].get_title()
     # Eq. (5): the measured traces and the closed form at the given r, the bound, r* and printed r
     lines = {line.get_label(): line for line in axes[1].get_lines()}

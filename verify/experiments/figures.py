@@ -290,7 +290,7 @@ def report_experiment(
     report = ClaimReport(exp.id, exp.title, exp.reference, params, tuple(checks), tuple(notes))
     paths = []
     if figures:
-        paths = draw_experiment(exp, R, settings.root / exp.id)
+        paths = draw_experiment(exp, R, settings.root / exp.id, verified=report.passed)
     return report, paths
 
 

@@ -11,12 +11,14 @@ from verify.experiments.verdicts import column_norm_ratio, is_estimate, top_neur
 
 __all__ = [
     "draw_experiment",
+    "figure_title",
     "plot_activation_regions",
     "plot_error_table",
     "plot_fig2b_neurons",
     "plot_runs",
     "plot_sharpness_curve",
     "plot_sim_ln_eps_curve",
+    "seed_band",
 ]
 
 
@@ -34,8 +36,14 @@ def plot_activation_regions(ax, regions) -> None:
     extent = (regions.xs[0], regions.xs[-1], regions.ys[0], regions.ys[-1])
     ax.imshow(rgb, origin="lower", extent=extent, interpolation="nearest")
     X, y = regions.dataset.X, regions.dataset.y
-    ax.scatter(X[:, 0], X[:, 1], c=np.where(y > 0, "tab:red", "tab:blue"), edgecolors="k", zorder=3)
+    for sign, color, name in ((1, "tab:red", "label y = +1"), (-1, "tab:blue", "label y = -1")):
+        mask = np.sign(y) == sign
+        if mask.any():
+            ax.scatter(X[mask, 0], X[mask, 1], c=color, edgecolors="k", zorder=3, label=name)
     ax.set_aspect("equal")
+    ax.set_xlabel("v[1]")
+    ax.set_ylabel("v[2]")
+    ax.legend(fontsize=8, loc="upper right", framealpha=0.9)
     ax.set_title(
         f"memorizing 2-MLP-Bias, eps = {regions.epsilon:.3g}: each colour is one neuron's\n"
         "active region (grey: several neurons; white: none, f = 0)",
@@ -72,10 +80,12 @@ def plot_error_table(ax, table) -> None:
         ax.plot(ns, [r["memorizing"] for r in rows], "o-", label=f"memorizing, d={d}")
         ax.plot(ns, [r["formula"] for r in rows], "k:", lw=0.8)
         ax.plot(ns, [r["four_neuron"] for r in rows], "s--", label=f"four-neuron, d={d}")
+    ax.plot([], [], "k:", lw=0.8, label="1 - n/2^d (Prop. 4.1)")
     ax.set_xscale("log", base=2)
     ax.set_xlabel("n")
     ax.set_ylabel("zero-one error on {-1,1}^d (exact)")
-    ax.legend(fontsize=8)
+    # outside the axes: inside, the legend covers the curves near error 1 and 0
+    ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.02, 0.5))
 
 
 def plot_sim_ln_eps_curve(ax, curve) -> None:
@@ -126,14 +136,86 @@ def _curves(runs, key):
     out = []
     for r in runs:
         ev = [m for m in r.metrics if m.get(key) is not None]
-        out.append((np.array([m["epoch"] for m in ev]), np.array([m[key] for m in ev])))
+        x = np.array([m["epoch"] for m in ev], dtype=float)
+        v = np.array([m[key] for m in ev], dtype=float)
+        x, last = np.unique(x[::-1], return_index=True)  # a resumed run may log an epoch twice
+        out.append((x, v[::-1][last]))
     return out
 
 
-def draw_experiment(exp, R: dict, path_base: Path) -> list[Path]:
+def seed_band(curves, level: float = 0.95, log: bool = False):
+    """Mean over seeds and its two-sided ``level`` Student-t confidence band, on the epochs every
+    run logged: ``(epochs, mean, lower, upper)``, or None with fewer than two runs. ``curves`` is a
+    list of (epochs, values) pairs, one per seed. With ``log`` (a quantity drawn on a log axis,
+    positive) the mean and band are those of log(values), mapped back: a geometric mean, and a
+    band that stays positive."""
+    if not 0.0 < level < 1.0:
+        raise ValueError(f"level must lie in (0, 1), got {level!r}")
+    curves = [(x, v) for x, v in curves if len(x)]
+    if log:
+        if any(np.any(~(v > 0)) for _, v in curves):
+            raise ValueError("log=True needs positive values")
+        band = seed_band([(x, np.log(v)) for x, v in curves], level)
+        return None if band is None else (band[0], *(np.exp(b) for b in band[1:]))
+    if len(curves) < 2:
+        return None
+    from scipy.stats import t as student_t
+
+    common = curves[0][0]
+    for x, _ in curves[1:]:
+        common = np.intersect1d(common, x)
+    if not len(common):
+        return None
+    V = np.stack([v[np.searchsorted(x, common)] for x, v in curves])
+    k = len(curves)
+    mean = V.mean(axis=0)
+    half = student_t.ppf(0.5 + level / 2, k - 1) * V.std(axis=0, ddof=1) / np.sqrt(k)
+    return common, mean, mean - half, mean + half
+
+
+def _share_sharpness_axis(axes_row, values) -> None:
+    """One sharpness axis for every panel, so that the panels' values can be read against each
+    other (Fig. 4: 22 against 103), with ticks at 1, 2 and 5 times each power of ten. ``values``
+    are every sharpness value drawn."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    values = np.asarray(values, dtype=float)
+    values = values[np.isfinite(values)]
+    if not len(values):
+        return
+    if values.min() > 0:  # log axis, labelled 10, 20, 50, 100 rather than a lone 10^2
+        lo, hi = values.min() / 1.15, values.max() * 1.15
+        for ax in axes_row:
+            ax.set_yscale("log")
+            ax.set_ylim(lo, hi)
+            ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+            ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+            ax.yaxis.set_minor_formatter(NullFormatter())
+    else:  # away from a minimum Tr H can be < 0
+        span = max(abs(values.min()), abs(values.max()))
+        for ax in axes_row:
+            ax.set_yscale("symlog", linthresh=1.0)
+            ax.set_ylim(min(values.min() * 1.15, -0.1), span * 1.15)
+
+
+def figure_title(exp, verified: bool | None) -> str:
+    """The claim in the title only under a verdict that holds; otherwise the title says it was not
+    verified here (or not judged, when ``verified`` is None)."""
+    where = exp.reference.split(";")[0]
+    if verified:
+        return f"{where}: {exp.title} (VERIFIED)"
+    state = "not judged" if verified is None else "NOT VERIFIED here"
+    return f"{where}, {state}. The paper's claim:\n{exp.title}"
+
+
+def draw_experiment(exp, R: dict, path_base: Path, verified: bool | None = None) -> list[Path]:
     """Sharpness, test error and train loss against epochs, one column per panel of ``exp`` (an
     :class:`~verify.experiments.figures.Experiment`), from the runs ``R`` ({panel: runs}); written
-    as ``path_base``.png and .pdf (atomically). Returns the two paths."""
+    as ``path_base``.png and .pdf (atomically). Returns the two paths.
+
+    With several seeds each panel shows every seed thinly and their mean with its 95% confidence
+    band (:func:`seed_band`); the sharpness row shares one axis across panels. The title states
+    the paper's claim as verified only when ``verified`` is True (the figure's verdict)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -141,6 +223,7 @@ def draw_experiment(exp, R: dict, path_base: Path) -> list[Path]:
     fig = Figure(figsize=(4.2 * ncols, 8.0))
     FigureCanvasAgg(fig)
     axes = fig.subplots(3, ncols, squeeze=False)
+    sharpness_values = []
     for c, panel in enumerate(exp.panels):
         runs = R[panel.preset]
         est = is_estimate(runs)
@@ -156,9 +239,24 @@ def draw_experiment(exp, R: dict, path_base: Path) -> list[Path]:
             )
         ):
             ax = axes[row][c]
-            for (x, v), r in zip(_curves(runs, key), runs, strict=True):
+            curves = _curves(runs, key)
+            positive = all(np.all(v > 0) for _, v in curves)
+            band = seed_band(curves, log=logy and positive)
+            if key == "sharpness":
+                sharpness_values.extend(v for _, v in curves)
+            for (x, v), r in zip(curves, runs, strict=True):
                 if len(x):
-                    ax.plot(x, v, lw=1.0, alpha=0.8, label=f"seed {r.config.seed}")
+                    ax.plot(
+                        x,
+                        v,
+                        lw=0.6 if band else 1.0,
+                        alpha=0.45 if band else 0.8,
+                        label=f"seed {r.config.seed}",
+                    )
+            if band is not None:
+                bx, mean, lo, hi = band
+                ax.plot(bx, mean, color="k", lw=1.4, label=f"mean of {len(runs)} seeds")
+                ax.fill_between(bx, lo, hi, color="k", alpha=0.15, lw=0, label="95% band")
             if key == "sharpness":  # at a fatal ReLU kink: the two one-sided traces
                 for r in runs:
                     ev = [m for m in r.metrics if m.get("sharpness_one_sided")]
@@ -167,10 +265,9 @@ def draw_experiment(exp, R: dict, path_base: Path) -> list[Path]:
                         for j, mk in ((0, "v"), (1, "^")):
                             ys = [m["sharpness_one_sided"][j] for m in ev]
                             ax.plot(xs, ys, mk, ms=2.5, color="gray", alpha=0.7)
+                            sharpness_values.append(np.asarray(ys, dtype=float))
             ax.ticklabel_format(axis="x", style="sci", scilimits=(0, 4))
-            if logy and key == "sharpness":
-                ax.set_yscale("symlog", linthresh=1.0)  # away from a minimum Tr H can be < 0
-            elif logy:
+            if logy and key != "sharpness":
                 ax.set_yscale("log")
             acc = 0
             for ph in runs[0].config.phases[:-1]:
@@ -185,11 +282,15 @@ def draw_experiment(exp, R: dict, path_base: Path) -> list[Path]:
                 ax.set_title(f"{panel.label}\n{cfg.name}: {_schedule(cfg)}", fontsize=7)
         axes[1][c].set_ylim(-0.02, max(0.6, axes[1][c].get_ylim()[1]))
         axes[0][c].legend(fontsize=7)
+    _share_sharpness_axis(
+        [axes[0][c] for c in range(len(exp.panels))],
+        np.concatenate(sharpness_values) if sharpness_values else [],
+    )
     if exp.extra_plot:
         for row in range(3):
             axes[row][-1].axis("off")
         exp.extra_plot(axes[0][-1], R)
-    fig.suptitle(f"{exp.reference.split(';')[0]}: {exp.title}", fontsize=10)
+    fig.suptitle(figure_title(exp, verified), fontsize=10)
     fig.tight_layout()
     paths = []
     path_base.parent.mkdir(parents=True, exist_ok=True)
