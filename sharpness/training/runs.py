@@ -15,8 +15,19 @@ epoch, written as it comes); ``checkpoint.npz`` (parameters, epoch, step and the
 generators' states, written atomically); ``dataset.npz``; at the end ``final.npz`` (parameters)
 and ``summary.json``. Running the same configuration again with the same directory resumes from
 the checkpoint (after Ctrl-C, SIGTERM or a kill) and gives bitwise the same numbers as an
-uninterrupted run; a finished run is reused. A directory holding a different configuration is
-refused.
+uninterrupted run; a finished run is reused (and its ``final.npz`` and ``summary.json`` written
+if a kill came before them). A longer last phase extends a finished run, with the numbers of
+one run of that length; a directory holding any other configuration is refused.
+``metadata.json`` records each session (start and end time, host, package versions, git
+commit), the full configuration and the engine of each phase; the checkpoint records the
+engines too, and a resume on another engine is refused (:func:`_resolve_engines` says why).
+
+Nothing in the directory is trusted blindly: a checkpoint is read through
+:func:`constructions.safe_npz.load_npz` (declared sizes checked before anything is
+decompressed) and every field is checked (shapes, dtype, finite values, an epoch in
+[0, epochs] with its step count, "finished" only at the last epoch); ``metrics.jsonl`` keeps
+every record, and a corrupt line other than a last line cut by a kill is refused with the file
+left as it is. Each refusal is a ValueError naming the file.
 
 Choices where the paper is silent (numbered; each is an option of :class:`TrainConfig`):
 
@@ -64,10 +75,15 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import datetime
 import json
 import math
 import os
+import platform
 import signal
+import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Sequence
@@ -82,6 +98,7 @@ from constructions._checks import check_int
 from constructions.architectures import Network, architecture
 from constructions.dataset import Dataset
 from constructions.hypercube import sample_xor
+from constructions.safe_npz import load_npz
 from sharpness.registry import TrainingHead, ops_for
 from sharpness.training.algorithms import CEngine, Loss, StepRule, engine_for, training_head
 
@@ -98,8 +115,12 @@ __all__ = [
     "exact_sharpness",
     "one_sided_sharpness",
     "initial_params",
+    "engine_kind",
+    "extension_config",
     "load_run",
     "make_dataset",
+    "recorded_config",
+    "run_metadata",
     "preset",
     "train",
     "train_many",
@@ -690,6 +711,7 @@ class RunResult:
     seconds: float = 0.0
     steps: int = 0
     notes: tuple = field(default=())
+    metadata: dict | None = None
 
     def network(self) -> Network:
         arch = build_arch(self.config)
@@ -699,15 +721,126 @@ class RunResult:
 
 def _atomic_write(path: Path, write) -> None:
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    with open(tmp, "wb") as fh:
-        write(fh)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as fh:
+            write(fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def _atomic_text(path: Path, text: str) -> None:
     _atomic_write(path, lambda fh: fh.write(text.encode()))
+
+
+def _steps_at(config: TrainConfig, epoch: int) -> int:
+    """The number of steps after ``epoch`` epochs of the schedule (note 5)."""
+    steps, start = 0, 0
+    for p in config.phases:
+        steps += min(p.epochs, max(0, epoch - start)) * math.ceil(config.n / p.batch_size)
+        start += p.epochs
+    return steps
+
+
+def _extends(old: TrainConfig, new: TrainConfig) -> bool:
+    """Whether ``new`` is ``old`` with a longer last phase (a finished run can be extended)."""
+    if new.phases[-1].epochs <= old.phases[-1].epochs:
+        return False
+    longer = old.phases[:-1] + (dataclasses.replace(old.phases[-1], epochs=new.phases[-1].epochs),)
+    return old.replace(phases=longer).identity() == new.identity()
+
+
+def recorded_config(out: str | os.PathLike) -> TrainConfig | None:
+    """The configuration recorded in a run directory (``config.json``), or None if there is none.
+
+    Raises:
+        ValueError: if ``config.json`` exists but cannot be read as a configuration.
+    """
+    cfg_path = Path(out) / "config.json"
+    if not cfg_path.exists():
+        return None
+    try:
+        old = json.loads(cfg_path.read_text())
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"{cfg_path} cannot be read ({exc}); use another --out") from None
+    try:  # fields added since the run was written take their defaults
+        return TrainConfig.from_dict(old)
+    except (TypeError, ValueError, KeyError, AttributeError) as exc:
+        raise ValueError(f"{cfg_path} holds no valid configuration ({exc})") from None
+
+
+def extension_config(config: TrainConfig, out: str | os.PathLike) -> TrainConfig:
+    """``config`` with the recorded run's log and evaluation intervals, when it extends that run.
+
+    The command line derives ``log_every`` and ``eval_every`` from the number of epochs, so
+    ``--epochs 200`` on a directory trained with ``--epochs 100`` would otherwise ask for other
+    intervals: a different configuration. When ``config`` extends the recorded run (a longer
+    last phase) once the intervals are taken from it, the intervals are taken from it; otherwise
+    ``config`` is returned unchanged (and :func:`train` decides).
+    """
+    old = recorded_config(out)
+    if old is None:
+        return config
+    kept = config.replace(log_every=old.log_every, eval_every=old.eval_every)
+    return kept if _extends(old, kept) else config
+
+
+def engine_kind(engine) -> str:
+    """The name recorded for an engine: "c" (the C kernel), "autograd" or "torch"."""
+    from sharpness.training.algorithms import AutogradEngine
+
+    if isinstance(engine, CEngine):
+        return "c"
+    return "autograd" if isinstance(engine, AutogradEngine) else "torch"
+
+
+_ENGINE_NAMES = {"c": "the C kernel", "torch": "the torch engine", "autograd": "torch.func"}
+
+
+def _git_commit() -> str | None:
+    """The commit of the toolkit's source tree (an editable install), or None."""
+    here = Path(__file__).resolve().parent
+    try:
+        proc = subprocess.run(
+            ["git", "-C", str(here), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    commit = proc.stdout.strip()
+    return commit if proc.returncode == 0 and len(commit) == 40 else None
+
+
+def _versions() -> dict:
+    from importlib import metadata
+
+    out = {"python": platform.python_version()}
+    for dist in ("flatness-toolkit", "numpy", "torch", "scipy", "tqdm"):
+        try:
+            out[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            out[dist] = None
+    return out
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.UTC).isoformat(timespec="milliseconds")
+
+
+def run_metadata(config: TrainConfig) -> dict:
+    """What a run records about where it ran: host, versions, git commit, config (``metadata.json``)."""
+    return {
+        "host": socket.gethostname(),
+        "platform": platform.platform(),
+        "versions": _versions(),
+        "git_commit": _git_commit(),
+        "config": config.to_dict(),
+    }
 
 
 class _Run:
@@ -725,6 +858,9 @@ class _Run:
         self.noise_rng = np.random.Generator(np.random.PCG64([config.seed, 3]))
         self.params = initial_params(config, self.arch)
         self.finished = False
+        self.diverged = False
+        self.engines: dict[int, str] = {}  # phase index -> engine kind (engine_kind)
+        self.metadata: dict | None = None
         self.test_set = None
         if config.data == "ball":
             rng = np.random.default_rng([config.seed, 4])
@@ -736,35 +872,41 @@ class _Run:
     def prepare_dir(self) -> None:
         if self.out is None:
             return
-        self.out.mkdir(parents=True, exist_ok=True)
+        if self.out.exists() and not self.out.is_dir():
+            raise ValueError(f"--out {self.out} exists and is not a directory")
+        try:
+            self.out.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ValueError(f"cannot create --out {self.out}: {exc.strerror or exc}") from None
+        if not os.access(self.out, os.W_OK | os.X_OK):
+            raise ValueError(f"cannot write into --out {self.out}: permission denied")
         self.lock()
-        cfg_path = self.out / "config.json"
-        if cfg_path.exists():
-            try:
-                old = json.loads(cfg_path.read_text())
-            except (OSError, ValueError) as exc:
-                raise ValueError(f"{cfg_path} cannot be read ({exc}); use another --out") from None
-            try:  # fields added since the run was written take their defaults
-                old_id = TrainConfig.from_dict(old).identity()
-            except (TypeError, ValueError, KeyError) as exc:
-                raise ValueError(f"{cfg_path} holds no valid configuration ({exc})") from None
-            new_id = self.config.identity()
-            if old_id != new_id:
+        old = recorded_config(self.out)
+        recorded_epochs = self.config.epochs
+        if old is not None:
+            old_id, new_id = old.identity(), self.config.identity()
+            if old_id != new_id and not _extends(old, self.config):
                 diff = sorted(
                     k for k in set(old_id) | set(new_id) if old_id.get(k) != new_id.get(k)
                 )
                 raise ValueError(
                     f"{self.out} holds a run with a different configuration ({', '.join(diff)} "
-                    f"differ); use another --out or delete it"
+                    f"differ; only a longer last phase extends a run); use another --out or "
+                    f"delete it"
                 )
-        else:
-            _atomic_text(cfg_path, json.dumps(self.config.to_dict(), sort_keys=True, indent=2))
+            recorded_epochs = old.epochs
+        self.load_checkpoint(recorded_epochs)
+        if old is None or old.identity() != self.config.identity():
+            _atomic_text(
+                self.out / "config.json",
+                json.dumps(self.config.to_dict(), sort_keys=True, indent=2),
+            )
         if not (self.out / "dataset.npz").exists():
             _atomic_write(
                 self.out / "dataset.npz",
                 lambda fh: np.savez(fh, X=self.dataset.X, y=self.dataset.y),
             )
-        self.load_checkpoint()
+        self.start_session()
 
     def lock(self) -> None:
         """Hold an exclusive lock on the directory while this process trains it."""
@@ -788,46 +930,199 @@ class _Run:
             fh.close()
             self._lock = None
 
-    def load_checkpoint(self) -> None:
+    def read_checkpoint(self, path: Path, recorded_epochs: int) -> dict:
+        """The checkpoint's state, every field checked; ValueError naming the file otherwise.
+
+        Checked: the archive (truncated, empty, CRC, declared sizes: :func:`load_npz`); every
+        key; the format version; parameters of the configuration's shapes and dtype, finite
+        unless the checkpoint says the run diverged; 0 <= epoch <= the recorded epochs, the
+        step count that epoch implies, "finished" only at the last epoch (or at divergence);
+        the generators' states.
+        """
+        dtype = np.float64 if self.config.dtype == "float64" else np.float32
+        shapes = {k: tuple(v.shape) for k, v in initial_params(self.config, self.arch).items()}
+        limit = 16 * sum(math.prod(s) for s in shapes.values()) + (1 << 20)
+
+        def bad(why: str) -> ValueError:
+            return ValueError(
+                f"checkpoint {path} is corrupt or was edited ({why}); delete it to restart the "
+                f"run, or use another --out"
+            )
+
+        data = load_npz(path, max_bytes=limit, what="checkpoint")
+        expected = {"meta"} | {f"p_{k}" for k in shapes}
+        missing, extra = sorted(expected - set(data)), sorted(set(data) - expected)
+        if missing or extra:
+            raise bad(f"missing {missing}" if missing else f"unexpected arrays {extra}")
+        raw = data["meta"]
+        if raw.shape != () or raw.dtype.kind != "U":
+            raise bad("meta is not a JSON string")
+        try:
+            meta = json.loads(str(raw))
+        except ValueError as exc:
+            raise bad(f"meta is not JSON: {exc}") from None
+        if not isinstance(meta, dict):
+            raise bad("meta is not a JSON object")
+        if meta.get("version") != _FORMAT_VERSION:
+            raise ValueError(f"{path}: unknown checkpoint format; use another --out")
+        for key in ("epoch", "step", "finished", "order_rng", "noise_rng"):
+            if key not in meta:
+                raise bad(f"meta lacks {key!r}")
+        diverged = meta.get("diverged", False)
+        if not isinstance(diverged, bool) or not isinstance(meta["finished"], bool):
+            raise bad("finished/diverged are not true or false")
+        target = meta.get("epochs", recorded_epochs)
+        epoch = meta["epoch"]
+        if not isinstance(target, int) or isinstance(target, bool) or target > self.config.epochs:
+            raise bad(f"its target of {target!r} epochs is not this run's")
+        if not isinstance(epoch, int) or isinstance(epoch, bool) or not 0 <= epoch <= target:
+            raise bad(f"epoch {epoch!r} is outside [0, {target}]")
+        if meta["step"] != _steps_at(self.config, epoch):
+            raise bad(
+                f"step {meta['step']!r} is not the {_steps_at(self.config, epoch)} steps of "
+                f"{epoch} epochs"
+            )
+        if meta["finished"] and epoch != target and not diverged:
+            raise bad(f"finished at epoch {epoch}, before the last epoch {target}")
+        params = {}
+        for k, shape in shapes.items():
+            a = data[f"p_{k}"]
+            if a.dtype != dtype or a.shape != shape:
+                raise bad(
+                    f"{k} is {a.dtype} of shape {a.shape}, expected {np.dtype(dtype)} of {shape}"
+                )
+            if not diverged and not np.all(np.isfinite(a)):
+                raise bad(f"{k} holds NaN or inf, and the run did not diverge")
+            params[k] = torch.from_numpy(a.copy())
+        engines = meta.get("engines", {})
+        if not isinstance(engines, dict) or not all(
+            isinstance(v, str) and v in _ENGINE_NAMES and str(k).isdigit()
+            for k, v in engines.items()
+        ):
+            raise bad(f"engines {engines!r} is not a map from phase to engine")
+        rngs = []
+        for key in ("order_rng", "noise_rng"):
+            g = np.random.Generator(np.random.PCG64())
+            try:
+                g.bit_generator.state = meta[key]
+            except (TypeError, ValueError, KeyError) as exc:
+                raise bad(f"{key} is not a PCG64 state ({exc})") from None
+            rngs.append(g)
+        return {
+            "params": params,
+            "epoch": epoch,
+            "step": meta["step"],
+            "finished": meta["finished"],
+            "diverged": diverged,
+            "target": target,
+            "order_rng": rngs[0],
+            "noise_rng": rngs[1],
+            "engines": {int(k): v for k, v in engines.items()},
+        }
+
+    def read_metrics(self, path: Path, upto: int) -> tuple[list[dict], bool]:
+        """The records of ``metrics.jsonl`` up to epoch ``upto`` (the checkpoint's), and whether
+        the file holds more than them (records of the unsaved epochs after the checkpoint, which
+        training writes again with the same numbers, or a last line cut by a kill).
+
+        Raises:
+            ValueError: for a line that is not a record and is not the cut last line, or for
+                records out of order; nothing is dropped or rewritten then.
+        """
+        try:
+            text = path.read_text()
+        except OSError as exc:
+            raise ValueError(f"cannot read {path}: {exc.strerror or exc}") from None
+        except UnicodeDecodeError:
+            text = path.read_bytes().decode("utf-8", errors="replace")
+        lines = text.split("\n")
+        cut = lines.pop() if lines else ""  # after the last newline: "" or a line cut by a kill
+        kept: list[dict] = []
+        later = False  # a record of an epoch after the checkpoint's has been seen
+        last = None
+        for i, line in enumerate(lines, start=1):
+            try:
+                rec = json.loads(line)
+                epoch = rec["epoch"]
+                if not isinstance(epoch, int) or isinstance(epoch, bool):
+                    raise ValueError(f"epoch {epoch!r} is not an integer")
+            except (ValueError, TypeError, KeyError) as exc:
+                raise ValueError(
+                    f"{path}: line {i} of {len(lines)} is not a metrics record ({exc}); the file "
+                    f"is left as it is: repair or delete that line, then rerun"
+                ) from None
+            if last is not None and epoch <= last:
+                raise ValueError(
+                    f"{path}: line {i} (epoch {epoch}) does not follow epoch {last}; "
+                    f"the file is left as it is: repair it, then rerun"
+                )
+            last = epoch
+            if epoch > upto:
+                later = True
+            else:
+                kept.append(rec)
+        return kept, later or bool(cut)
+
+    def load_checkpoint(self, recorded_epochs: int | None = None, *, write: bool = True) -> None:
+        recorded_epochs = self.config.epochs if recorded_epochs is None else recorded_epochs
         path = self.out / "checkpoint.npz"
         metrics_path = self.out / "metrics.jsonl"
         if not path.exists():
-            if metrics_path.exists():
+            if write and metrics_path.exists():  # records of epoch 0 written before its checkpoint
                 metrics_path.unlink()
             return
-        with np.load(path, allow_pickle=False) as data:
-            meta = json.loads(str(data["meta"]))
-            if meta.get("version") != _FORMAT_VERSION:
-                raise ValueError(f"{path}: unknown checkpoint format; use another --out")
-            self.params = {
-                k: torch.from_numpy(data[f"p_{k}"].copy()) for k in self.arch.param_names
-            }
-        self.epoch = meta["epoch"]
-        self.step = meta["step"]
-        self.finished = meta["finished"]
-        self.order_rng.bit_generator.state = meta["order_rng"]
-        self.noise_rng.bit_generator.state = meta["noise_rng"]
-        kept = []
-        if metrics_path.exists():
-            for line in metrics_path.read_text().splitlines():
-                try:
-                    rec = json.loads(line)
-                except ValueError:
-                    break  # a line cut by a kill
-                if rec["epoch"] > self.epoch:
-                    break
-                kept.append(rec)
+        state = self.read_checkpoint(path, recorded_epochs)
+        if not metrics_path.exists():
+            raise ValueError(
+                f"{metrics_path} is missing, but {path} is at epoch {state['epoch']}: the history "
+                f"cannot be rebuilt; use another --out"
+            )
+        kept, more = self.read_metrics(metrics_path, state["epoch"])
+        if not kept:
+            raise ValueError(f"{metrics_path} holds no record up to epoch {state['epoch']}")
+        self.params = state["params"]
+        self.epoch, self.step, self.finished = state["epoch"], state["step"], state["finished"]
+        self.diverged = state["diverged"]
+        self.order_rng, self.noise_rng = state["order_rng"], state["noise_rng"]
+        self.engines = state["engines"]
         self.metrics = kept
-        _atomic_text(metrics_path, "".join(json.dumps(r, sort_keys=True) + "\n" for r in kept))
+        extend = self.finished and not self.diverged and self.epoch < self.config.epochs
+        if not write:
+            return
+        if extend:
+            # Extending a finished run: it continues from its last epoch E as if it had been
+            # trained for the longer schedule in one go. The record at E was the last one, with
+            # a full evaluation; an uninterrupted run logs E only on the log grid, and evaluates
+            # it only when due, not as a final epoch.
+            self.finished = False
+            last = self.metrics[-1]
+            if last["epoch"] == self.epoch:
+                self.metrics.pop()
+                if self.epoch % self.config.log_every == 0:
+                    self.metrics.append(self.record(_eval_due(self.config, self.epoch)))
+            more = True
+        if more:
+            _atomic_text(
+                metrics_path, "".join(json.dumps(r, sort_keys=True) + "\n" for r in self.metrics)
+            )
+        if extend:
+            for name in ("final.npz", "summary.json"):
+                (self.out / name).unlink(missing_ok=True)
+            self.save_checkpoint()
 
     def save_checkpoint(self) -> None:
         if self.out is None:
             return
+        finite = all(bool(torch.isfinite(v).all()) for v in self.params.values())
+        diverged = self.diverged or not finite
         meta = {
             "version": _FORMAT_VERSION,
             "epoch": self.epoch,
+            "epochs": self.config.epochs,
             "step": self.step,
             "finished": self.finished,
+            "diverged": diverged,
+            "engines": {str(k): v for k, v in sorted(self.engines.items())},
             "order_rng": self.order_rng.bit_generator.state,
             "noise_rng": self.noise_rng.bit_generator.state,
         }
@@ -844,9 +1139,63 @@ class _Run:
                 fh.write(json.dumps(rec, sort_keys=True) + "\n")
                 fh.flush()
 
+    # --- metadata (metadata.json) -------------------------------------------------------------
+    def start_session(self) -> None:
+        """Record this process's session in ``metadata.json`` (one entry per session)."""
+        path = self.out / "metadata.json"
+        meta = None
+        if path.exists():
+            try:
+                meta = json.loads(path.read_text())
+                if not isinstance(meta, dict) or not isinstance(meta.get("sessions"), list):
+                    raise ValueError("not a metadata object")
+            except (OSError, ValueError) as exc:
+                aside = path.with_name(f"metadata.unreadable-{int(time.time())}.json")
+                os.replace(path, aside)
+                print(f"note: {path} was unreadable ({exc}); kept as {aside}", file=sys.stderr)
+                meta = None
+        now = _now()
+        here = run_metadata(self.config)
+        if meta is None:
+            meta = {"created": now, "sessions": []}
+        meta.update(here)
+        meta["sessions"].append(
+            {
+                "started": now,
+                "ended": None,
+                "outcome": "running",
+                "from_epoch": self.epoch,
+                "to_epoch": None,
+                "host": here["host"],
+                "versions": here["versions"],
+                "git_commit": here["git_commit"],
+            }
+        )
+        self.metadata = meta
+        _atomic_text(path, json.dumps(meta, sort_keys=True, indent=2))
+
+    def end_session(self, outcome: str) -> None:
+        if self.out is None or self.metadata is None:
+            return
+        session = self.metadata["sessions"][-1]
+        if session["ended"] is not None:
+            return
+        session.update(ended=_now(), outcome=outcome, to_epoch=self.epoch)
+        self.metadata["engines"] = {str(k): v for k, v in sorted(self.engines.items())}
+        if outcome == "finished":
+            self.metadata["finished"] = session["ended"]
+        with contextlib.suppress(OSError):  # metadata must not turn a result into a failure
+            _atomic_text(
+                self.out / "metadata.json", json.dumps(self.metadata, sort_keys=True, indent=2)
+            )
+
     def finish(self, seconds: float, eval_seconds: float = 0.0) -> None:
         self.finished = True
         self.save_checkpoint()
+        self.write_final(seconds, eval_seconds)
+
+    def write_final(self, seconds: float | None, eval_seconds: float | None) -> None:
+        """``final.npz`` and ``summary.json`` of a finished run (again, if a kill lost them)."""
         if self.out is None:
             return
         arrays = {k: v.detach().to(torch.float64).numpy() for k, v in self.params.items()}
@@ -856,11 +1205,20 @@ class _Run:
             "epochs": self.epoch,
             "steps": self.step,
             "final": last,
-            # wall-clock of the last session of this group (all its seeds), not of the run
-            "session_seconds": round(seconds, 3),
-            "session_eval_seconds": round(eval_seconds, 3),
+            "engines": {str(k): v for k, v in sorted(self.engines.items())},
+            # wall-clock of the last session of this group (all its seeds), not of the run;
+            # None when the files were written again after a kill
+            "session_seconds": None if seconds is None else round(seconds, 3),
+            "session_eval_seconds": None if eval_seconds is None else round(eval_seconds, 3),
         }
         _atomic_text(self.out / "summary.json", json.dumps(summary, sort_keys=True, indent=2))
+
+    def complete(self) -> None:
+        """A finished run whose ``final.npz`` or ``summary.json`` a kill did not let be written."""
+        if self.out is None or not self.finished:
+            return
+        if not ((self.out / "final.npz").exists() and (self.out / "summary.json").exists()):
+            self.write_final(None, None)
 
     # --- evaluation ---------------------------------------------------------------------------
     def network(self) -> Network:
@@ -916,6 +1274,7 @@ class _Run:
             self.out,
             seconds,
             self.step,
+            metadata=self.metadata,
         )
 
 
@@ -1006,7 +1365,7 @@ def _run_group(
     total = cfg.epochs
     epoch = runs[0].epoch
     start_epoch = epoch
-    engines: dict[int, object] = {}
+    engines = _resolve_engines(runs, arch, cfg, epoch, threads)
     t_start = time.perf_counter()
     last_ckpt = time.perf_counter()
     epochs_per_chunk = 1
@@ -1067,8 +1426,6 @@ def _run_group(
                 end = min(total, _phase_end(cfg, epoch), nxt_log, epoch + epochs_per_chunk)
                 if stop_after_epochs is not None:
                     end = min(end, start_epoch + stop_after_epochs)
-                if pi not in engines:
-                    engines[pi] = engine_for(arch, phase.batch_size, cfg.backend, threads)
                 engine = engines[pi]
                 t0 = time.perf_counter()
                 busy = True
@@ -1117,11 +1474,70 @@ def _run_group(
     bar.close()
     if epoch >= total or diverged:
         for r in runs:
+            r.diverged = diverged or not all(
+                bool(torch.isfinite(v).all()) for v in r.params.values()
+            )
             r.finish(seconds, eval_seconds)
     else:
         for r in runs:
             r.save_checkpoint()
     return seconds
+
+
+def _resolve_engines(runs: list[_Run], arch, cfg: TrainConfig, epoch: int, threads: int) -> dict:
+    """The engine of every phase still to run, checked against the engines the runs used.
+
+    A run is never resumed on another engine than the one that trained its phase. The C kernel
+    sums in its own fixed serial order, with explicit fused multiply-adds (kernels/one_sam.py,
+    note 2); the torch engine sums through torch's vectorized reductions. Both are exact to
+    round-off, but not bit for bit: the parameters differ by 4.4e-16 after 10 epochs and 9.4e-16
+    after 100 (width 100, d = 10, n = 50, 1-SAM; measured), and the audit of issue 15 measured
+    2.9e-14 on a longer run. So a run resumed on the other engine would equal neither an
+    uninterrupted C run nor an uninterrupted torch run, and "a resumed run equals an
+    uninterrupted one" would silently stop holding. Making them agree bitwise would mean
+    replaying the kernel's summation order in torch, one neuron at a time, which costs the
+    speed the kernel exists for; so the engine is recorded (checkpoint and metadata.json) and a
+    resume on another one is refused.
+
+    Raises:
+        ValueError: with backend "c" and no usable C kernel (an environment error), or when a
+            phase would run on another engine than the one that trained it.
+    """
+    from sharpness.training.kernels import KernelUnavailableError, load_kernel
+
+    engines: dict[int, object] = {}
+    by_batch: dict[int, object] = {}
+    for pi in range(_phase_index(cfg, epoch), len(cfg.phases)):
+        B = cfg.phases[pi].batch_size
+        if B not in by_batch:
+            try:
+                by_batch[B] = engine_for(arch, B, cfg.backend, threads)
+            except KernelUnavailableError as exc:
+                raise ValueError(
+                    f"backend c: the C kernel is unavailable ({exc}); install a C compiler, "
+                    f"or use backend auto or torch"
+                ) from None
+        engines[pi] = by_batch[B]
+    for r in runs:
+        for pi, engine in engines.items():
+            kind, old = engine_kind(engine), r.engines.get(pi)
+            if old is not None and old != kind:
+                why = ""
+                if old == "c":
+                    try:
+                        load_kernel()
+                    except KernelUnavailableError as exc:
+                        why = f" (C kernel unavailable: {exc})"
+                raise ValueError(
+                    f"{r.out} trained phase {pi + 1} with {_ENGINE_NAMES[old]}, and this process "
+                    f"would continue it with {_ENGINE_NAMES[kind]}{why}: the two round differently "
+                    f"(by 1e-16 to 3e-14), so the resumed run would not be the run; resume where "
+                    f"{_ENGINE_NAMES[old]} is available (backend {old}), or use another --out"
+                )
+    for r in runs:
+        for pi, engine in engines.items():
+            r.engines[pi] = engine_kind(engine)
+    return engines
 
 
 def _advance(runs, engine, P, X, y, rule, phase, epochs, cfg) -> None:
@@ -1194,6 +1610,8 @@ def train_many(
         KeyboardInterrupt: after saving checkpoints, on Ctrl-C or SIGTERM.
     """
     configs = list(configs)
+    if outs is not None and any(o is not None and not str(o).strip() for o in outs):
+        raise ValueError("an output directory must not be empty (--out '')")
     outs = [None] * len(configs) if outs is None else [None if o is None else Path(o) for o in outs]
     if len(outs) != len(configs):
         raise ValueError(f"got {len(configs)} configurations but {len(outs)} output directories")
@@ -1201,8 +1619,9 @@ def train_many(
     if len({o.resolve() for o in named}) != len(named):
         raise ValueError("two runs share an output directory")
     runs = [_Run(c, o) for c, o in zip(configs, outs, strict=True)]
+    outcome = "failed"
     try:
-        return _train_runs(
+        results = _train_runs(
             runs,
             progress=progress,
             threads=threads,
@@ -1210,14 +1629,21 @@ def train_many(
             checkpoint_seconds=checkpoint_seconds,
             stop_after_epochs=stop_after_epochs,
         )
+        outcome = "stopped"
+        return results
+    except KeyboardInterrupt:
+        outcome = "interrupted"
+        raise
     finally:
         for r in runs:
+            r.end_session("finished" if r.finished else outcome)
             r.unlock()
 
 
 def _train_runs(runs, *, progress, threads, chunk_seconds, checkpoint_seconds, stop_after_epochs):
     for r in runs:
         r.prepare_dir()
+        r.complete()  # a kill after "finished" was saved, before final.npz / summary.json
     seconds = {}
     groups: dict[tuple, list[_Run]] = {}
     for r in runs:
@@ -1247,23 +1673,17 @@ def train(config: TrainConfig, out: str | os.PathLike | None = None, **kwargs) -
 
 
 def load_run(out: str | os.PathLike) -> RunResult:
-    """Read a run directory written by :func:`train` (finished or not) without training."""
+    """Read a run directory written by :func:`train` (finished or not) without training.
+
+    The checkpoint and the metrics are checked as a resume checks them (a corrupt or edited
+    checkpoint, or a corrupt metrics line, is a ValueError naming the file); nothing is written.
+    """
     out = Path(out)
-    cfg_path = out / "config.json"
-    if not cfg_path.exists():
+    config = recorded_config(out)
+    if config is None:
         raise ValueError(f"{out} holds no run (no config.json)")
-    config = TrainConfig.from_dict(json.loads(cfg_path.read_text()))
     r = _Run(config, out)
-    with contextlib.suppress(FileNotFoundError):
-        if (out / "checkpoint.npz").exists():
-            with np.load(out / "checkpoint.npz", allow_pickle=False) as data:
-                meta = json.loads(str(data["meta"]))
-                r.params = {k: torch.from_numpy(data[f"p_{k}"].copy()) for k in r.arch.param_names}
-            r.epoch, r.step, r.finished = meta["epoch"], meta["step"], meta["finished"]
-        if (out / "metrics.jsonl").exists():
-            for line in (out / "metrics.jsonl").read_text().splitlines():
-                try:
-                    r.metrics.append(json.loads(line))
-                except ValueError:
-                    break
+    r.load_checkpoint(write=False)
+    with contextlib.suppress(OSError, ValueError):
+        r.metadata = json.loads((out / "metadata.json").read_text())
     return r.result()

@@ -14,7 +14,8 @@ reproducibility and a fresh install):
    ``~/.cache/flatness-toolkit``). The cache key hashes the two source files, the flags, the
    compiler's ``--version`` line, the machine and the CPU's feature flags (``-march=native``
    makes the binary CPU-specific), so a changed source, compiler or CPU builds afresh. The build
-   goes to a temporary file renamed atomically, so concurrent first uses are safe.
+   goes to a temporary file renamed atomically, so concurrent first uses are safe. Each
+   compiler call has a timeout (``COMPILE_TIMEOUT_S``).
 2. **Bitwise reproducibility comes from the flags, not from the build path.**
    ``-ffp-contract=off`` forbids the compiler to fuse ``a * b + c`` on its own, and without
    ``-ffast-math`` it may not reassociate sums: the only fused multiply-adds are the explicit
@@ -43,15 +44,29 @@ reproducibility and a fresh install):
 6. **The struct's layout is checked before the first call**: ``one_sam_args_layout`` reports
    ``sizeof`` and every ``offsetof`` from C, and they must equal :class:`OneSamArgs`'s
    (a field added on one side only would otherwise pass garbage silently).
+7. **The cache is not a way in.** A shared library runs code when it is loaded (its
+   constructors), before any check of its contents could. So nothing is loaded from a cache
+   directory that another user can write (it, or a directory above it that is not sticky like
+   /tmp: :func:`private_cache_dir`; the default one is created 0700), nor a cached file that is
+   a link, not ours, or writable by others. The SHA-256 of each library is written beside it
+   when it is built, and a library is loaded only if its bytes, read through the descriptor
+   that is then loaded, hash to it; otherwise it is rebuilt. A truncated library (a full disk,
+   a kill during an older build) is therefore rebuilt instead of killing every later run with
+   SIGBUS, and a library planted under the cache's name without its build's hash is never
+   loaded. The hash guards against corruption and stray files; against another user, the
+   directory's permissions are what protect.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import hashlib
 import os
 import platform
 import shutil
+import signal
+import stat
 import subprocess
 import tempfile
 from collections.abc import Callable
@@ -67,6 +82,7 @@ __all__ = [
     "OneSamArgs",
     "check_layout",
     "load_kernel",
+    "private_cache_dir",
     "source_text",
 ]
 
@@ -189,6 +205,130 @@ def _cache_dir() -> Path:
     return Path(base) / "flatness-toolkit"
 
 
+def _unsafe(st: os.stat_result, *, sticky_ok: bool) -> str:
+    """Why a directory or file with this stat is not ours alone to write ("" when it is)."""
+    uid = os.getuid()
+    if st.st_uid not in (uid, 0):
+        return f"owned by uid {st.st_uid}"
+    if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        if sticky_ok and st.st_mode & stat.S_ISVTX and stat.S_ISDIR(st.st_mode):
+            return ""  # like /tmp: others may add entries but not replace ours
+        return f"writable by others (mode {stat.S_IMODE(st.st_mode):#o})"
+    return ""
+
+
+def private_cache_dir() -> Path:
+    """The kernel cache directory, created 0700 if missing, refused if others can write it (note 7).
+
+    The directory must be owned by this user (or root) and writable by no one else; so must
+    every directory above it, except sticky ones such as /tmp (where others cannot rename or
+    delete our entries). Otherwise another user could put a library where this process loads it.
+
+    Raises:
+        KernelUnavailableError: naming the directory and why it is refused.
+    """
+    if not hasattr(os, "getuid"):  # not POSIX: no owners and modes to check
+        path = _cache_dir()
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+    path = Path(os.path.abspath(_cache_dir()))
+    try:
+        path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        st = os.stat(path)
+    except OSError as exc:
+        raise KernelUnavailableError(
+            f"cannot use the kernel cache {path}: {exc.strerror or exc} (set FLATNESS_KERNEL_CACHE)"
+        ) from None
+    if st.st_uid != os.getuid() or not stat.S_ISDIR(st.st_mode):
+        why = "not a directory" if not stat.S_ISDIR(st.st_mode) else f"owned by uid {st.st_uid}"
+    else:
+        why = _unsafe(st, sticky_ok=False)
+    for parent in path.parents if not why else ():
+        reason = _unsafe(os.stat(parent), sticky_ok=True)
+        if reason:
+            why = f"{parent} above it is {reason}"
+            break
+    if why:
+        raise KernelUnavailableError(
+            f"the kernel cache {path} is refused: {why}; a library there could be planted by "
+            f"another user (set FLATNESS_KERNEL_CACHE to a directory only you can write)"
+        )
+    return path
+
+
+def _hash_path(path: Path) -> Path:
+    return path.with_name(path.name + ".sha256")
+
+
+def _sha256_fd(fd: int) -> str:
+    h = hashlib.sha256()
+    while chunk := os.read(fd, 1 << 20):
+        h.update(chunk)
+    return h.hexdigest()
+
+
+def _open_private(path: Path) -> int | None:
+    """A read-only descriptor of a cached file that only we can write; None if it is missing.
+
+    Raises:
+        KernelUnavailableError: for a link, a non-regular file, or one others can write.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise KernelUnavailableError(f"cannot open the cached {path}: {exc.strerror}") from None
+    st = os.fstat(fd)
+    why = "not a regular file" if not stat.S_ISREG(st.st_mode) else ""
+    if hasattr(os, "getuid"):
+        why = why or ("" if st.st_uid == os.getuid() else f"owned by uid {st.st_uid}")
+        why = why or _unsafe(st, sticky_ok=False)
+    if why:
+        os.close(fd)
+        raise KernelUnavailableError(
+            f"the cached kernel {path} is refused: {why} (delete it to rebuild)"
+        )
+    return fd
+
+
+def _load_verified(path: Path) -> ctypes.CDLL | None:
+    """Load a cached build only if its bytes hash to the hash recorded when it was built.
+
+    A missing or different hash (a truncated file, one written by someone else, or a build of
+    an older version without a hash) returns None: the caller rebuilds. The hash is computed on
+    the descriptor that is then loaded (``/proc/self/fd``), so the bytes checked are the bytes
+    mapped; a truncated library, which would otherwise kill the process with SIGBUS when a
+    page past its end is touched, never reaches ``dlopen``.
+    """
+    hfd = _open_private(_hash_path(path))
+    if hfd is None:
+        return None
+    try:
+        expected = os.read(hfd, 256).decode("ascii", errors="replace").strip()
+    finally:
+        os.close(hfd)
+    fd = _open_private(path)
+    if fd is None:
+        return None
+    try:
+        if _sha256_fd(fd) != expected:
+            os.close(fd)
+            return None
+        proc = f"/proc/self/fd/{fd}"
+        lib = ctypes.CDLL(proc if os.path.exists(proc) else str(path))
+    except BaseException:
+        os.close(fd)
+        raise
+    # kept open: the dynamic loader knows the library by the name /proc/self/fd/<fd>, and
+    # would hand it out again for a later library opened under a reused descriptor number
+    _LOADED_FDS.append(fd)
+    return lib
+
+
+_LOADED_FDS: list[int] = []
+
+
 def _cpu_signature() -> str:
     try:
         with open("/proc/cpuinfo") as fh:
@@ -219,26 +359,69 @@ def _cache_key(sources: dict, flags: tuple, cc_id: str, machine: str, cpu: str) 
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:16]
 
 
+#: Seconds one compiler call may take before the build is abandoned (about half a second of CPU
+#: per precision on this project's machine; a hung or very slow compiler must not hang training).
+COMPILE_TIMEOUT_S = 300.0
+
+
+def _run_compiler(cmd: list[str], cwd: str) -> subprocess.CompletedProcess:
+    """Run the compiler in its own process group, killed as a whole after the timeout."""
+    try:
+        proc = subprocess.Popen(
+            cmd,
+            cwd=cwd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
+    except OSError as exc:
+        raise KernelUnavailableError(f"cannot run the C compiler {cmd[0]}: {exc}") from None
+    try:
+        out, err = proc.communicate(timeout=COMPILE_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(OSError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        raise KernelUnavailableError(
+            f"the C compiler {cmd[0]} did not finish within {COMPILE_TIMEOUT_S:g} s"
+        ) from None
+    return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
+
+
 def _build(cc: str, sources: dict, bits: int, flags: tuple, target: Path) -> None:
-    """Compile one precision into ``target`` (temporary file, then an atomic rename)."""
-    target.parent.mkdir(parents=True, exist_ok=True)
+    """Compile one precision into ``target``, with its SHA-256 beside it (``target.sha256``).
+
+    Built in a private temporary directory of the cache, from relative file names (so the
+    bytes do not depend on that directory's name), then renamed into place: the hash first,
+    the library second. A kill between the two leaves a library whose hash does not match,
+    which the next load rebuilds.
+    """
     with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
         for name, text in sources.items():
             (Path(tmp) / name).write_text(text, encoding="utf-8")
         out = Path(tmp) / target.name
         for extra in (["-fopenmp"], []):  # OpenMP spreads runs over threads; optional
-            proc = subprocess.run(
-                [cc, *flags, f"-DREAL_BITS={bits}", *extra, str(Path(tmp) / SOURCES[0])]
-                + ["-o", str(out), "-lm"],
-                capture_output=True,
-                text=True,
+            proc = _run_compiler(
+                [cc, *flags, f"-DREAL_BITS={bits}", *extra, SOURCES[0], "-o", out.name, "-lm"],
+                cwd=tmp,
             )
-            if proc.returncode == 0:
+            if proc.returncode == 0 and out.exists():
                 break
         else:
             raise KernelUnavailableError(
                 f"building the C kernel failed: {proc.stderr.strip()[:500]}"
             )
+        os.chmod(out, 0o700)
+        fd = os.open(out, os.O_RDONLY)
+        try:
+            digest = _sha256_fd(fd)
+        finally:
+            os.close(fd)
+        hash_tmp = Path(tmp) / "hash"
+        hash_tmp.write_text(digest + "\n", encoding="ascii")
+        os.chmod(hash_tmp, 0o600)
+        os.replace(hash_tmp, _hash_path(target))
         os.replace(out, target)
 
 
@@ -252,7 +435,8 @@ def load_kernel() -> Kernel:
         the entry points ``one_sam_f64`` and ``one_sam_f32``, layout-checked (note 6).
 
     Raises:
-        KernelUnavailableError: if no C compiler is found or the build fails.
+        KernelUnavailableError: if no C compiler is found, the build fails or times out, or
+            the cache directory or a cached file can be written by others (note 7).
         KernelLayoutError: if the C struct and :class:`OneSamArgs` disagree.
     """
     global _KERNEL
@@ -262,12 +446,16 @@ def load_kernel() -> Kernel:
     sources = {name: source_text(name) for name in SOURCES}
     flags = tuple(C_FLAGS)
     key = _cache_key(sources, flags, cc_id, platform.machine(), _cpu_signature())
+    cache = private_cache_dir()
     fns, paths = {}, {}
     for sfx, bits in PRECISIONS.items():
-        path = _cache_dir() / f"one_sam_{sfx}_{key}.so"
-        if not path.exists():
+        path = cache / f"one_sam_{sfx}_{key}.so"
+        lib = _load_verified(path)
+        if lib is None:  # missing, or not what was built: build it (again)
             _build(cc, sources, bits, flags, path)
-        lib = ctypes.CDLL(str(path))
+            lib = _load_verified(path)
+        if lib is None:
+            raise KernelUnavailableError(f"the kernel {path} changed while it was being loaded")
         check_layout(lib)
         fn = getattr(lib, f"one_sam_{sfx}")
         fn.argtypes = [ctypes.POINTER(OneSamArgs)]

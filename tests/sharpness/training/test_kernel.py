@@ -2,7 +2,11 @@
 
 import ctypes
 import fnmatch
+import hashlib
 import re
+import shutil
+import subprocess
+import time
 import tomllib
 from importlib import resources
 from pathlib import Path
@@ -212,4 +216,127 @@ def test_a_failing_build_raises_unavailable(monkeypatch, tmp_path):
     monkeypatch.setenv("FLATNESS_KERNEL_CACHE", str(tmp_path / "cache"))
     with pytest.raises(KernelUnavailableError, match="building the C kernel failed: boom"):
         load_kernel()
+    assert not list((tmp_path / "cache").glob("*.so"))
+
+
+# --------------------------------------------------------------------------------------------
+# The cache is not a way in (issue 15, section 4; one_sam.py note 7)
+# --------------------------------------------------------------------------------------------
+PLANTED_C = r"""
+#include <stdio.h>
+#include <stdlib.h>
+__attribute__((constructor)) static void planted(void) {
+    FILE *f = fopen(getenv("PLANT_MARKER"), "w");
+    if (f) { fputs("the planted constructor ran\n", f); fclose(f); }
+}
+void one_sam_f64(void) {}
+"""
+
+
+@pytest.fixture
+def private_cache(tmp_path, monkeypatch):
+    """A fresh cache holding copies of the real builds (with their hashes), and a marker path."""
+    good = load_kernel().paths
+    cache = tmp_path / "cache"
+    cache.mkdir(mode=0o700)
+    for path in good.values():
+        for src in (path, one_sam._hash_path(path)):
+            shutil.copy2(src, cache / src.name)
+    marker = tmp_path / "marker"
+    monkeypatch.setenv("FLATNESS_KERNEL_CACHE", str(cache))
+    monkeypatch.setenv("PLANT_MARKER", str(marker))
+    monkeypatch.setattr(one_sam, "_KERNEL", None)
+    rebuilt = []
+
+    def rebuild(cc, sources, bits, flags, target):  # stands for the compiler: the good build
+        rebuilt.append(target.name)
+        for src in (good[f"f{bits}"], one_sam._hash_path(good[f"f{bits}"])):
+            shutil.copy2(src, target.parent / src.name)
+
+    monkeypatch.setattr(one_sam, "_build", rebuild)
+    return {"cache": cache, "marker": marker, "rebuilt": rebuilt, "f64": cache / good["f64"].name}
+
+
+def _plant(tmp_path, target):
+    src = tmp_path / "planted.c"
+    src.write_text(PLANTED_C)
+    out = tmp_path / "planted.so"
+    subprocess.run(
+        [shutil.which("cc") or "gcc", "-shared", "-fPIC", str(src), "-o", str(out)], check=True
+    )
+    shutil.copyfile(out, target)
+    return hashlib.sha256(out.read_bytes()).hexdigest()
+
+
+@needs_c
+@pytest.mark.parametrize("hash_file", ["kept", "missing", "of-the-planted-file-but-not-ours"])
+def test_a_planted_library_is_never_loaded(tmp_path, private_cache, hash_file):
+    target = private_cache["f64"]
+    digest = _plant(tmp_path, target)
+    if hash_file == "missing":
+        one_sam._hash_path(target).unlink()
+    elif hash_file != "kept":  # a matching hash, written by someone else: world-writable
+        one_sam._hash_path(target).write_text(digest + "\n")
+        one_sam._hash_path(target).chmod(0o666)
+    if hash_file == "of-the-planted-file-but-not-ours":
+        with pytest.raises(KernelUnavailableError, match="writable by others"):
+            load_kernel()
+    else:
+        kernel = load_kernel()
+        assert private_cache["rebuilt"] == [target.name]  # rebuilt, not loaded
+        assert kernel.paths["f64"] == target
+    assert not private_cache["marker"].exists()  # its constructor never ran
+
+
+@needs_c
+@pytest.mark.parametrize("where", ["cache", "above-the-cache"])
+def test_a_cache_directory_others_can_write_is_refused(tmp_path, private_cache, where, capsys):
+    target = private_cache["f64"]
+    digest = _plant(tmp_path, target)
+    one_sam._hash_path(target).write_text(digest + "\n")  # even with a matching hash
+    opened = private_cache["cache"] if where == "cache" else tmp_path
+    opened.chmod(0o777)
+    try:
+        with pytest.raises(KernelUnavailableError, match=r"refused: .*writable by others"):
+            load_kernel()
+        # the trainer's automatic choice falls back to the torch engine, saying why
+        assert isinstance(engine_for(MLP(2, bias=True), 1), TorchEngine)
+        assert "kernel cache" in capsys.readouterr().err
+    finally:
+        opened.chmod(0o700)
+    assert not private_cache["marker"].exists()
+
+
+@needs_c
+def test_a_sticky_world_writable_directory_above_the_cache_is_accepted(tmp_path, private_cache):
+    tmp_path.chmod(0o1777)  # like /tmp
+    try:
+        assert load_kernel().paths["f64"] == private_cache["f64"]
+    finally:
+        tmp_path.chmod(0o700)
+
+
+@needs_c
+def test_a_truncated_library_is_rebuilt_not_mapped(private_cache):
+    target = private_cache["f64"]
+    target.write_bytes(target.read_bytes()[: target.stat().st_size // 2])
+    kernel = load_kernel()  # mapping the truncated file would end this process with SIGBUS
+    assert private_cache["rebuilt"] == [target.name]
+    check_layout(ctypes.CDLL(str(kernel.paths["f64"])))
+
+
+def test_a_hung_compiler_times_out(monkeypatch, tmp_path):
+    fake = tmp_path / "cc"
+    fake.write_text(
+        '#!/bin/sh\n[ "$1" = --version ] && { echo fake cc 1.0; exit 0; }\nexec sleep 60\n'
+    )
+    fake.chmod(0o755)
+    monkeypatch.setattr(one_sam, "_KERNEL", None)
+    monkeypatch.setattr(one_sam, "COMPILE_TIMEOUT_S", 0.5)
+    monkeypatch.setenv("CC", str(fake))
+    monkeypatch.setenv("FLATNESS_KERNEL_CACHE", str(tmp_path / "cache"))
+    t0 = time.monotonic()
+    with pytest.raises(KernelUnavailableError, match=r"did not finish within 0.5 s"):
+        load_kernel()
+    assert time.monotonic() - t0 < 20
     assert not list((tmp_path / "cache").glob("*.so"))
