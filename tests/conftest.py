@@ -3,8 +3,10 @@
 import os
 
 import pytest
-import torch
+import torch  # noqa: F401 (loaded first: use_one_thread then sets its thread count)
 from hypothesis import HealthCheck, settings
+
+from sharpness._threads import use_one_thread
 
 # A derandomized profile that fits a 2-core CI machine; "dev" explores more.
 settings.register_profile(
@@ -18,7 +20,8 @@ settings.register_profile(
 settings.register_profile("dev", max_examples=200, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
-torch.set_num_threads(min(2, torch.get_num_threads()))
+# the thread policy of the commands: one thread for small work (sharpness/_threads.py)
+use_one_thread()
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,7 @@ The network (Section 2; :class:`constructions.SimBN`) is, with z_{ij} = W_{1,j} 
 and L = (1/n) sum_i (f(x_i) - y_i)^2. The statistics a_j couple all n training points, so the
 loss Hessian with respect to the pre-activations is not block-diagonal across examples.
 
-**Exact diagonal (our route).** Column j of F_{ij} = c_j phi_{ij} depends only on the parameters
+**Exact diagonal by autograd (:func:`hessian_diagonal_sim_bn_jvp`).** Column j of F_{ij} = c_j phi_{ij} depends only on the parameters
 of neuron j (W_{1,j}, b_1[j], gamma_j, W_2[j]), and f = sum_j F_{:,j}. Hence for any parameter
 theta_p of neuron j,
 
@@ -43,6 +43,31 @@ squared entries over i and using sum_i phi_{ij}^2 = n for a live neuron,
 The bracket is >= 0 by Cauchy-Schwarz and vanishes iff phi_{:j} x'^T is rank one on the active
 set; it scales as 1/s^2 when (W_{1,j}, b_1[j]) is scaled by s. This is an independent formula
 (no autograd) that the tests compare with the autograd route.
+
+**Closed-form Hessian diagonal and trace (ours; issue 14, section 5).** Away from kinks relu is
+linear near z, so with the per-neuron statistics (live neurons a_j > 0; M = 1[Z > 0])
+
+.. math::
+    u_j = \\frac1n \\sum_i \\varphi_{ij} x'_i, \\quad
+    R_j = \\sum_i r_i\\, 1[z_{ij}>0]\\, x'_i, \\quad \\rho_j = \\sum_i r_i \\varphi_{ij}, \\quad
+    S_{jb} = \\sum_i 1[z_{ij}>0]\\, x'^2_{ib},
+
+one has da_j / dw_j = u_j (w_j = (W_{1,j}, b_1[j])),
+d phi_{ij} / dw_{jb} = (1[z_{ij}>0] x'_{ib} - phi_{ij} u_{jb}) / a_j and
+d^2 phi_{ij} / dw_{jb}^2 = (-2 1[z_{ij}>0] x'_{ib} u_{jb} + phi_{ij}(3 u_{jb}^2 - S_{jb}/n)) / a_j^2,
+so every diagonal entry of nabla^2 L is
+
+.. math::
+    \\frac{\\partial^2 L}{\\partial w_{jb}^2} = \\frac{2}{n a_j^2}\\Big[c_j^2 (S_{jb} - n u_{jb}^2)
+      + c_j\\big(-2 R_{jb} u_{jb} + \\rho_j (3 u_{jb}^2 - S_{jb}/n)\\big)\\Big], \\qquad
+    \\frac{\\partial^2 L}{\\partial \\gamma_j^2} = 2 W_2[j]^2, \\qquad
+    \\frac{\\partial^2 L}{\\partial W_2[j]^2} = 2 \\gamma_j^2 ,
+
+(f is linear in gamma_j and in W_2[j] separately), and 0 for a dead neuron. Z = X' W^T,
+U = Phi^T X' / n and R = (M o r)^T X' are three matrix products; the trace sums over b, where
+S_j = M^T ||x'_i||^2 is a matrix-vector product: O(n m d) in all, against d + 3 vmapped JVP passes
+of the autograd route. At interpolation (r = 0) it reduces to the gradient-sum formula above.
+The tests compare it with the autograd route and with dense ``torch.func.hessian`` in float64.
 
 **Lemma A.3, checked as printed.** Printed: Tr(nabla^2 L) >= ||W_2||^2 + ||gamma||^2 at
 interpolation, with "Tr = (1/n) sum ||grad f||^2", and inf Tr = inf (||W_2||^2 + ||gamma||^2).
@@ -88,6 +113,8 @@ __all__ = [
     "gradient_sq_norms_sim_bn",
     "gradient_sum_closed_form",
     "hessian_diagonal_sim_bn",
+    "hessian_diagonal_sim_bn_jvp",
+    "hessian_trace_sim_bn",
     "lemma41_trace_sim_bn",
     "lemma_a3_bound",
     "neuron_outputs",
@@ -194,11 +221,13 @@ def _assemble(params, values: torch.Tensor) -> dict[str, torch.Tensor]:
     return out
 
 
-def hessian_diagonal_sim_bn(net, X, y, *, check_kinks: bool = True) -> dict[str, torch.Tensor]:
-    """The exact diagonal of nabla^2 L for 2-MLP-Sim-BN, shaped like the parameters.
+def hessian_diagonal_sim_bn_jvp(net, X, y, *, check_kinks: bool = True) -> dict[str, torch.Tensor]:
+    """The exact diagonal of nabla^2 L for 2-MLP-Sim-BN by d + 3 forward-mode probes (autograd).
 
-    The batch statistics are those of X (the training set that defines L). See the module
-    docstring for the derivation; cost O((d + 3) n m).
+    The route of the module docstring's "Exact diagonal": true second derivatives by JVPs, cost
+    O((d + 3) n m) in d + 3 vmapped passes. :func:`hessian_diagonal_sim_bn` computes the same
+    numbers by the closed form in a few matrix products; this one is kept as its independent
+    check (tests) and as the "old path" of the benchmark.
 
     Args:
         net: a Sim-BN :class:`constructions.Network` (its ``reference``, if set, must equal X).
@@ -223,6 +252,103 @@ def hessian_diagonal_sim_bn(net, X, y, *, check_kinks: bool = True) -> dict[str,
     values = (2.0 / n) * (torch.sum(dF * dF, dim=1) + d2)
     diag = _assemble(params, values.detach())
     return {k: diag[k] for k in net.arch.param_names}
+
+
+def _closed_form_terms(params, X, y):
+    """The per-neuron statistics of the closed form (module docstring, "Closed-form trace"):
+    Phi, active mask, a_j^2, c_j, U = Phi^T X' / n, R = (M o r)^T X', rho = Phi^T r, X', with
+    r = Phi c - y (a dead neuron's column of Phi is 0, as in :func:`neuron_outputs`)."""
+    n = X.shape[0]
+    Xp = torch.cat([X, torch.ones(n, 1, dtype=X.dtype)], dim=1) if "b1" in params else X
+    z = X @ params["W1"].T  # product 1: the forward pass
+    if "b1" in params:
+        z = z + params["b1"]
+    h = torch.relu(z)
+    s = torch.mean(h * h, dim=0)
+    alive = s > 0
+    s_safe = torch.where(alive, s, torch.ones_like(s))
+    phi = h / torch.sqrt(s_safe)
+    active = (z > 0).to(X.dtype)
+    c = params["gamma"] * params["W2"][0]
+    r = phi @ c - y
+    U = (phi.T @ Xp) / n  # product 2
+    R = (active * r[:, None]).T @ Xp  # product 3
+    rho = phi.T @ r
+    return phi, active, alive, s_safe, c, U, R, rho, Xp
+
+
+def hessian_diagonal_sim_bn(net, X, y, *, check_kinks: bool = True) -> dict[str, torch.Tensor]:
+    """The exact diagonal of nabla^2 L for 2-MLP-Sim-BN, shaped like the parameters, in closed
+    form (module docstring, "Closed-form trace"): four matrix products, O(n m d), no autograd.
+
+    The batch statistics are those of X (the training set that defines L). Equal, to rounding,
+    to the autograd route :func:`hessian_diagonal_sim_bn_jvp` and to the dense
+    ``torch.func.hessian`` (tests/sharpness/architectures/test_sim_bn_trace.py).
+
+    Args:
+        net: a Sim-BN :class:`constructions.Network` (its ``reference``, if set, must equal X).
+        X: training inputs (n, d).
+        y: training labels (n,); need not be interpolated.
+        check_kinks: refuse (NonDifferentiableError) where the Hessian does not exist.
+
+    Raises:
+        NonDifferentiableError: at a fatal kink or a fatal degenerate statistic a_j = 0.
+        ValueError: for shapes that do not fit, or a reference batch other than X.
+    """
+    _require_simbn(net)
+    X, y = _tensors(net, X, y)
+    if check_kinks:
+        report = find_kinks_sim_bn(net, X, y)
+        if not report.twice_differentiable:
+            raise NonDifferentiableError(report)
+    with torch.no_grad():
+        params = net.param_dict()
+        n = X.shape[0]
+        phi, active, alive, s_safe, c, U, R, rho, Xp = _closed_form_terms(params, X, y)
+        S = active.T @ (Xp * Xp)  # (m, d'): sum_i 1[z_ij > 0] x'_ib^2 (product 4)
+        first = c[:, None] ** 2 * (S - n * U * U)
+        second = c[:, None] * (-2.0 * R * U + rho[:, None] * (3.0 * U * U - S / n))
+        w = (2.0 / n) * (first + second) / s_safe[:, None]
+        w = torch.where(alive[:, None], w, torch.zeros_like(w))
+        col_sq = torch.sum(phi * phi, dim=0)  # n for a live neuron, 0 for a dead one
+        W2 = params["W2"][0]
+        diag = {
+            "W1": w[:, : X.shape[1]].contiguous(),
+            "gamma": (2.0 / n) * W2 * W2 * col_sq,
+            "W2": ((2.0 / n) * params["gamma"] ** 2 * col_sq).reshape(1, -1),
+        }
+        if "b1" in params:
+            diag["b1"] = w[:, X.shape[1]].contiguous()
+    return {k: diag[k] for k in net.arch.param_names}
+
+
+def hessian_trace_sim_bn(net, X, y, *, check_kinks: bool = True) -> float:
+    """Exact Tr(nabla^2 L) for 2-MLP-Sim-BN in closed form: three matrix products, O(n m d).
+
+    The sum over coordinates of :func:`hessian_diagonal_sim_bn` (module docstring,
+    "Closed-form trace"), where S_j = sum_i 1[z_ij > 0] ||x'_i||^2 is a matrix-vector product.
+
+    Raises:
+        NonDifferentiableError: at a fatal kink or a fatal degenerate statistic a_j = 0.
+        ValueError: for shapes that do not fit, or a reference batch other than X.
+    """
+    _require_simbn(net)
+    X, y = _tensors(net, X, y)
+    if check_kinks:
+        report = find_kinks_sim_bn(net, X, y)
+        if not report.twice_differentiable:
+            raise NonDifferentiableError(report)
+    with torch.no_grad():
+        params = net.param_dict()
+        n = X.shape[0]
+        phi, active, alive, s_safe, c, U, R, rho, Xp = _closed_form_terms(params, X, y)
+        S = active.T @ torch.sum(Xp * Xp, dim=1)  # (m,)
+        uu = torch.sum(U * U, dim=1)
+        col_sq = torch.sum(phi * phi, dim=0)
+        W2 = params["W2"][0]
+        w = c * c * (S - n * uu) + c * (-2.0 * torch.sum(R * U, dim=1) + rho * (3.0 * uu - S / n))
+        per = (2.0 / n) * (w / s_safe + (W2 * W2 + params["gamma"] ** 2) * col_sq)
+        return float(torch.sum(torch.where(alive, per, torch.zeros_like(per)), dtype=torch.float64))
 
 
 def _per_slot_sq(net, X) -> torch.Tensor:
@@ -347,27 +473,25 @@ def find_kinks_sim_bn(net, X, y=None) -> SimBNKinkReport:
     first["W2"] = torch.zeros(1, p["W1"].shape[0], dtype=net.dtype)
     bf = bounded_forward(mlp, first, X)
     z, err = bf.preacts[0], bf.preact_errors[0]
-    n, m = z.shape
-    tol = tolerance_for(net.dtype)
-    if y is not None:
-        f = neuron_outputs(p, X).sum(dim=1)
-        interpolated = (f - y).abs() <= tol.atol + tol.rtol * y.abs()
-    else:
-        interpolated = torch.zeros(n, dtype=torch.bool)
+    n = z.shape[0]
     const_zero = torch.all(X == 0, dim=1) if not net.arch.bias else torch.zeros(n, dtype=torch.bool)
     numerically_zero = (z.abs() <= err) & ~const_zero[:, None]
     certainly_pos = z > err
     gamma, w2 = p["gamma"], p["W2"][0]
-    kinks, degenerate, dead = [], [], []
-    for j in range(m):
+    kinks, degenerate = [], []
+    # vectorized over neurons (a Python loop over m = 500 columns cost 10 ms per call); only the
+    # columns with a numerically-zero pre-activation are visited one by one
+    has_zero, live_any = torch.any(numerically_zero, dim=0), torch.any(certainly_pos, dim=0)
+    interpolated = torch.zeros(n, dtype=torch.bool)
+    if y is not None and bool(torch.any(has_zero)):  # needed only to classify a kink
+        tol = tolerance_for(net.dtype)
+        f = neuron_outputs(p, X).sum(dim=1)
+        interpolated = (f - y).abs() <= tol.atol + tol.rtol * y.abs()
+    dead = torch.nonzero(~live_any & ~has_zero).flatten().tolist()
+    for j in torch.nonzero(has_zero).flatten().tolist():
         zeros_j = torch.nonzero(numerically_zero[:, j]).flatten().tolist()
-        live = bool(torch.any(certainly_pos[:, j]))
+        live = bool(live_any[j])
         g_nz, w_nz = bool(gamma[j] != 0), bool(w2[j] != 0)
-        if not live and not zeros_j:
-            dead.append(j)
-            continue
-        if not zeros_j:
-            continue
         if not live:
             degenerate.append(j)
             if g_nz or w_nz:
