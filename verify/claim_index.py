@@ -11,7 +11,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-__all__ = ["CLAIM_IDS", "CLAIM_INDEX", "ClaimInfo", "check_claim_id"]
+__all__ = [
+    "CLAIM_IDS",
+    "CLAIM_INDEX",
+    "PAPERS",
+    "ClaimInfo",
+    "check_claim_id",
+    "claims_of",
+    "paper_of",
+]
 
 
 @dataclass(frozen=True)
@@ -77,6 +85,13 @@ CLAIM_INDEX: tuple[ClaimInfo, ...] = (
         43,
     ),
     ClaimInfo(
+        "lnsgd",
+        "label-noise SGD on 2-MLP-Bias and P_xor: near the Lemma 4.1 bound; memorizes? (beside Fig. 4)",
+        "Section 2 (label-noise SGD); Figure 4; Lemma 4.1",
+        "label_noise_sgd",
+        44,
+    ),
+    ClaimInfo(
         "5.1",
         "a memorizing width-n 2-MLP-Sim-LN is a flattest interpolator (extreme-point data)",
         "Theorem 5.1; Lemma A.12; App. A.4.1",
@@ -97,10 +112,72 @@ CLAIM_INDEX: tuple[ClaimInfo, ...] = (
         "proposition_5_2",
         52,
     ),
+    ClaimInfo(
+        "A.1",
+        "flattest 2-MLP-No-Bias interpolators on Condition-2 data (Gaussian, y = |x1| - |x2|): O~(d/n)",
+        "Theorem A.1; Condition 2; Lemmas A.4, A.11 (App. A.2)",
+        "theorem_a_1",
+        60,
+    ),
+    ClaimInfo(
+        "propA.1",
+        "labels on s coordinates of extreme-point data: a flattest 2-MLP-Bias with zero error",
+        "Proposition A.1; Eq. (16); App. A.3.2",
+        "proposition_a_1",
+        61,
+    ),
+    ClaimInfo(
+        "propA.2",
+        "circle data, Lipschitz labels: Eq. (17) repaired is flattest; the O(delta^2) bound is unproven",
+        "Proposition A.2; Eq. (17); App. A.3.3",
+        "proposition_a_2",
+        62,
+    ),
+    ClaimInfo(
+        "chen.sgd-benign",
+        "SGD overfits benignly when n||mu||^4 >= C1 d P^4 sigma_p^4: test error <= p + eps",
+        "Chen et al. (2023), Thm. 4.1; Kou et al. (2023), Thm. 4.2",
+        "chen_sgd_benign",
+        110,
+    ),
+    ClaimInfo(
+        "chen.sgd-harmful",
+        "SGD overfits harmfully when n||mu||^4 <= C3 d P^4 sigma_p^4; boundary (d/n)^{1/4}",
+        "Chen et al. (2023), Thm. 4.1; Kou et al. (2023), Thm. 4.3",
+        "chen_sgd_harmful",
+        111,
+    ),
+    ClaimInfo(
+        "chen.sam",
+        "SAM is benign where SGD is harmful; SAM keeps max|rho| small early while gamma grows",
+        "Chen et al. (2023), Thm. 4.2; Sec. 5 (proof sketch)",
+        "chen_sam",
+        112,
+    ),
 )
 
 #: The claim ids, in registry order.
 CLAIM_IDS: tuple[str, ...] = tuple(c.id for c in CLAIM_INDEX)
+
+#: The papers whose claims are checked: Wen, Li & Ma (2023), the toolkit's first paper, and
+#: Chen et al. (2023), whose claims' ids start with ``chen.``.
+PAPERS: tuple[str, ...] = ("wen2023", "chen2023")
+
+
+def paper_of(claim_id: str) -> str:
+    """The paper (one of :data:`PAPERS`) that states the claim ``claim_id``."""
+    return "chen2023" if claim_id.startswith("chen.") else "wen2023"
+
+
+def claims_of(paper: str, known: Iterable[str] = CLAIM_IDS) -> tuple[str, ...]:
+    """The ids of ``known`` stated by ``paper`` (one of :data:`PAPERS`, or ``"every"``).
+
+    Raises:
+        ValueError: for an unknown paper.
+    """
+    if paper != "every" and paper not in PAPERS:
+        raise ValueError(f"unknown paper {paper!r}; known: {', '.join(PAPERS)}, every")
+    return tuple(c for c in known if paper in ("every", paper_of(c)))
 
 
 def check_claim_id(claim_id: str, known: Iterable[str] = CLAIM_IDS) -> str:

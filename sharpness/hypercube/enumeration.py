@@ -12,9 +12,13 @@ coordinates),
 
 so every point is one vector addition A[l] + B[h] of two table rows: 2^{|lo|} + 2^{|hi|} rows
 are built once, and a block of points costs one add, one ReLU and one multiply-accumulate per
-neuron. For 2-layer ReLU networks (2-MLP-Bias/No-Bias, Sim-LN, Sim-BN) that inner loop runs as
-one fused, vectorized kernel (``torch.compile``, falling back to plain torch if no compiler is
-available); deeper or softplus networks run the remaining layers as matrix products.
+neuron. For 2-layer ReLU outputs (2-MLP-Bias/No-Bias, Sim-BN) that inner loop is a compiled C
+kernel (:mod:`sharpness.hypercube.kernels.cube_relu2`: register-blocked, AVX-512 where the CPU
+has it, one OpenMP parallel region per call over the rows, two vector operations per neuron and
+point through max(a + b, 0) = max(a, -b) + b; the high part is itself split into two tables, so
+no table exceeds 2^11 rows). Without a C compiler, and for Sim-LN, the loop runs as a fused torch
+kernel (``torch.compile`` for large enumerations, else plain torch); deeper or softplus networks
+run the remaining layers as matrix products.
 
 Exactness (every decision is explained where it is made, in :func:`_tally_block`):
 
@@ -23,8 +27,10 @@ Exactness (every decision is explained where it is made, in :func:`_tally_block`
    one error bound E_k per neuron for every point at once
    (:func:`sharpness._rounding.cube_preactivation_bounds`); likewise the output has one bound
    E_f for the whole cube (:func:`~sharpness._rounding.relu2_output_bound`,
-   :func:`~sharpness._rounding.mlp_cube_output_bound`). These hold for any evaluation order, so
-   they cover the compiled kernel's vectorized reductions and fused multiply-adds.
+   :func:`~sharpness._rounding.mlp_cube_output_bound`; for the C kernel's max-form evaluation
+   :func:`~sharpness.hypercube.kernels.cube_relu2.max_form_output_bound`). These hold for any
+   evaluation order, so they cover vectorized reductions, fused multiply-adds, register blocks
+   and threads.
 2. |fl(f)| > E_f: the float sign is the true sign. This is the only decision made in float.
 3. |fl(f)| <= E_f ("flagged"): never decided from the float value. If every neuron satisfies
    fl(z_k) + E_k <= 0 the output is *exactly* 0 (every ReLU outputs an exact 0, and a sum of
@@ -32,7 +38,12 @@ Exactness (every decision is explained where it is made, in :func:`_tally_block`
    :mod:`sharpness.hypercube.error` (a tighter per-point bound, then exact rational arithmetic;
    for Sim-BN, exact rationals with high-precision square roots).
 
-The MSE is a float64 sum of the computed outputs (math.fsum over block sums).
+The MSE is a float64 sum of the computed outputs (math.fsum over block sums; the C kernel sums
+each row in a fixed order, so its MSE does not depend on the thread count). The counts are
+integers, the same for every path, order and thread count.
+
+Cost. A point costs one operation pair per neuron, so the work is points x width neuron
+evaluations (:func:`neuron_evaluations`), which is what a size cap should count.
 """
 
 from __future__ import annotations
@@ -45,15 +56,23 @@ from dataclasses import dataclass, field
 import torch
 
 from constructions.hypercube import hypercube_points
+from sharpness._ckernel import KernelUnavailableError
 from sharpness._rounding import (
     cube_preactivation_bounds,
     mlp_cube_output_bound,
     relu2_output_bound,
 )
 from sharpness.hypercube.decisions import HypercubeError, decider
+from sharpness.hypercube.kernels import cube_relu2
 from sharpness.registry import CubeFamily, UnsupportedOperationError, ops_for
 
-__all__ = ["CubeEnumerator", "EnumerationTally", "cube_network", "fast_hypercube_error"]
+__all__ = [
+    "CubeEnumerator",
+    "EnumerationTally",
+    "cube_network",
+    "fast_hypercube_error",
+    "neuron_evaluations",
+]
 
 #: Number of free coordinates in the low table A (2^10 = 1024 rows: one kernel block's width).
 LOW_BITS = 10
@@ -62,6 +81,23 @@ KERNEL_ROWS = 256
 #: Enumerations at least this large use the compiled kernel on the CPU (compilation takes
 #: seconds the first time; below this size plain torch is as fast overall).
 COMPILE_MIN_POINTS = 1 << 24
+#: Neuron evaluations (points x width) per C-kernel call: one parallel region each, long enough
+#: (tens of ms and up) that the region's start and barrier cost nothing, short enough for progress.
+C_CALL_EVALUATIONS = 1 << 32
+#: Flagged points (|f| <= E_f, not exactly zero) the C kernel records per call before a rerun.
+C_FLAG_CAPACITY = 1 << 16
+#: Backends of :class:`CubeEnumerator`.
+BACKENDS = ("auto", "c", "compiled", "eager")
+
+
+def neuron_evaluations(net, points: int) -> int:
+    """The enumeration's cost: points x the network's hidden widths summed (the first layer's
+    for 2-layer networks). This, not the number of points, is what an enumeration cap should
+    count: 2^30 points cost 10x more at width 1000 than at width 100."""
+    arch = net.arch
+    widths = [net.params["W1"].shape[0]]
+    widths += [net.params[f"W{j}"].shape[0] for j in range(2, getattr(arch, "depth", 2))]
+    return int(points) * sum(widths)
 
 
 @dataclass
@@ -144,6 +180,15 @@ def _call(name: str, fn: Callable, compiled: bool, *args):
         return fn(*args)
 
 
+_WARNED: list[str] = []
+
+
+def _warn_once(message: str) -> None:
+    if message not in _WARNED:
+        _WARNED.append(message)
+        warnings.warn(message, RuntimeWarning, stacklevel=4)
+
+
 def compiled_kernels_available() -> bool:
     """False once a compilation has failed in this process."""
     return not _COMPILE_FAILED
@@ -155,6 +200,31 @@ def compiled_kernels_available() -> bool:
 def _signs(bits: int, dtype, device) -> torch.Tensor:
     """All of {-1,1}^bits, row k having coordinate j = 1 - 2 ((k >> j) & 1), shape (2^bits, bits)."""
     return hypercube_points(torch.arange(1 << bits, device=device), bits, dtype, device)
+
+
+_TABLES: dict = {}
+
+
+def _sign_table(bits: int, dtype) -> torch.Tensor:
+    """_signs(bits) on the CPU, cached (bits <= 32 here: at most 2^11 rows in practice)."""
+    key = ("signs", bits, dtype)
+    if key not in _TABLES:
+        _TABLES[key] = _signs(bits, dtype, "cpu")
+    return _TABLES[key]
+
+
+def _label_table(coords: list[int], dtype) -> torch.Tensor:
+    """The factor of y = x[0] x[1] carried by the table over ``coords``: the product of the
+    columns of the label coordinates among them (ones where there are none)."""
+    cols = tuple(coords.index(c) for c in (0, 1) if c in coords)
+    key = ("labels", len(coords), cols, dtype)
+    if key not in _TABLES:
+        y = torch.ones(1 << len(coords), dtype=dtype)
+        S = _sign_table(len(coords), dtype)
+        for j in cols:
+            y = y * S[:, j]
+        _TABLES[key] = y.contiguous()
+    return _TABLES[key]
 
 
 def cube_network(net):
@@ -178,13 +248,30 @@ class CubeEnumerator:
         net: a :class:`~constructions.Network` (MLP of any depth with ReLU or softplus,
             2-MLP-Sim-LN, 2-MLP-Sim-BN with its ``reference``).
         device: where the tables and kernels live ("cpu" or "cuda"); exact rechecks run on the CPU.
-        backend: "auto" (compiled kernel for large CPU enumerations), "compiled" or "eager".
+        backend: "auto" (the C kernel where it applies and builds; else torch.compile for large
+            CPU enumerations, else plain torch), "c" (the C kernel, or
+            :class:`~sharpness._ckernel.KernelUnavailableError`), "compiled" or "eager".
         chunk_size: target number of points per eager block.
+        threads: threads of the C kernel (default: torch's current intra-op thread count,
+            which the thread policy of :mod:`sharpness._threads` sets).
     """
 
-    def __init__(self, net, *, device=None, backend: str = "auto", chunk_size: int = 1 << 18):
-        if backend not in ("auto", "compiled", "eager"):
-            raise ValueError(f"backend must be 'auto', 'compiled' or 'eager', got {backend!r}")
+    def __init__(
+        self,
+        net,
+        *,
+        device=None,
+        backend: str = "auto",
+        chunk_size: int = 1 << 18,
+        threads: int | None = None,
+    ):
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+        if threads is not None and (
+            isinstance(threads, bool) or not isinstance(threads, int) or threads < 1
+        ):
+            raise ValueError(f"threads must be an integer >= 1, got {threads!r}")
+        self.threads = threads
         net = cube_network(net)
         self.net = net
         self.device = torch.device(device) if device is not None else torch.device("cpu")
@@ -224,6 +311,34 @@ class CubeEnumerator:
             self.Ef = mlp_cube_output_bound(arch, p)
         else:
             raise ValueError(f"no hypercube enumeration for {arch!r}")
+        self.ckernel = self._load_ckernel()
+
+    def _load_ckernel(self):
+        """The C kernel for this network, or None where the torch path is used."""
+        if self.backend in ("compiled", "eager"):
+            return None
+        why = None
+        if self.family not in ("relu2", "simbn"):
+            why = f"the C kernel covers 2-layer ReLU outputs, not {self.net.arch.name}"
+        elif self.device.type != "cpu":
+            why = f"the C kernel runs on the CPU, not {self.device}"
+        elif self.W1.shape[0] > cube_relu2.MAX_WIDTH:
+            why = f"width {self.W1.shape[0]} is above the C kernel's {cube_relu2.MAX_WIDTH}"
+        if why is None:
+            try:
+                kernel = cube_relu2.load_cube_kernel(self.dtype)
+            except KernelUnavailableError as exc:
+                if self.backend == "c":
+                    raise
+                _warn_once(f"the C cube kernel is unavailable ({exc}); using the torch path")
+                return None
+            ec = self.decider.ec.to(self.W1) if self.family == "simbn" else None
+            self.Ef_c = cube_relu2.max_form_output_bound(self.E1, self.S1, self.w, ec)
+            self.w_c, self.E1_c = self.w.contiguous(), self.E1.contiguous()
+            return kernel
+        if self.backend == "c":
+            raise KernelUnavailableError(why)
+        return None
 
     # -- public -------------------------------------------------------------------------------
     def run(
@@ -250,7 +365,77 @@ class CubeEnumerator:
             return tally
         if self.family == "pointwise":
             return self._run_pointwise(fixed, free, assign, advance)
+        if self.ckernel is not None:
+            return self._run_c(list(fixed), list(free), assign, advance, tally)
         return self._run_tables(list(fixed), list(free), assign, advance, tally)
+
+    # -- the C kernel -------------------------------------------------------------------------
+    def _run_c(self, fixed, free, assign, advance, tally) -> EnumerationTally:
+        """Tables A (low, <= 2^LOW_BITS rows), T1 and T2 (the rest split in two halves) and the
+        sub-cubes' constants C0; the kernel sums z = A[l] + ((C0 + T1) + T2), any order being
+        covered by the bounds (module docstring)."""
+        dt = self.dtype
+        W1 = self.W1
+        m = W1.shape[0]
+        F = len(free)
+        f_lo = min(F, LOW_BITS)
+        lo, rest = free[:f_lo], free[f_lo:]
+        mid, hi = rest[: len(rest) // 2], rest[len(rest) // 2 :]
+        # AT: the low table transposed (m, L), as the kernel reads it; T1, T2: (rows, m)
+        AT = W1[:, lo] @ _sign_table(len(lo), dt).T
+        T1, T2 = (
+            _sign_table(len(c), dt) @ W1[:, c].T if c else torch.zeros(1, m, dtype=dt)
+            for c in (mid, hi)
+        )
+        N = assign.shape[0]
+        xs = assign.to(dt)
+        if fixed:
+            C0 = xs @ W1[:, fixed].T
+            if self.b1 is not None:
+                C0 = C0 + self.b1
+        else:
+            C0 = (self.b1 if self.b1 is not None else torch.zeros(m, dtype=dt)).expand(N, m)
+        yN = torch.ones(N, dtype=dt)
+        for c in (0, 1):
+            if c in fixed:
+                yN = yN * xs[:, fixed.index(c)]
+        L, M1, M2 = AT.shape[1], T1.shape[0], T2.shape[0]
+        rows = N * M1 * M2
+        step = max(1, C_CALL_EVALUATIONS // (L * m))
+        threads = self.threads or torch.get_num_threads()
+        args = dict(
+            AT=AT.contiguous(), C0=C0.contiguous(), T1=T1.contiguous(), T2=T2.contiguous(),
+            w=self.w_c, E1=self.E1_c, yA=_label_table(lo, dt), yN=yN.contiguous(),
+            y1=_label_table(mid, dt), y2=_label_table(hi, dt),
+            E=self.Ef_c, capacity=C_FLAG_CAPACITY, threads=threads,
+        )  # fmt: skip
+        for r0 in range(0, rows, step):
+            r1 = min(rows, r0 + step)
+            sse, wrong, dead, flagged = self.ckernel.run(row0=r0, row1=r1, **args)
+            tally.points += (r1 - r0) * L
+            tally.mistakes += wrong + dead
+            tally.sse_parts.append(math.fsum(sse.tolist()))
+            if flagged.size:
+                self._recheck_c(flagged, L, M1, M2, fixed, lo, mid, hi, assign, tally)
+            if advance is not None:
+                advance((r1 - r0) * L)
+        return tally
+
+    def _recheck_c(self, flagged, L, M1, M2, fixed, lo, mid, hi, assign, tally):
+        """Decide the kernel's flagged points (|s| <= E_f, not exactly zero) exactly."""
+        idx = torch.as_tensor(flagged)
+        r, ll = idx // L, idx % L
+        node, rem = r // (M1 * M2), r % (M1 * M2)
+        X = torch.empty(idx.numel(), self.net.d, dtype=self.net.dtype)
+        if fixed:
+            X[:, fixed] = assign[node].to(X.dtype)
+        for coords, k in ((lo, ll), (mid, rem // M2), (hi, rem % M2)):
+            if coords:
+                X[:, coords] = hypercube_points(k, len(coords), X.dtype)
+        mistakes, rechecks, undecided = self.decider.mistakes(X, X[:, 0] * X[:, 1])
+        tally.mistakes += mistakes
+        tally.rechecks += rechecks
+        tally.undecided += undecided
 
     # -- table enumeration --------------------------------------------------------------------
     def _run_tables(self, fixed, free, assign, advance, tally) -> EnumerationTally:
@@ -412,6 +597,7 @@ def fast_hypercube_error(
     backend: str = "auto",
     chunk_size: int = 1 << 18,
     progress: bool = True,
+    threads: int | None = None,
 ):
     """Exact zero-one error and MSE over all of {-1,1}^d by table enumeration, no pruning.
 
@@ -425,7 +611,9 @@ def fast_hypercube_error(
         raise ValueError(f"P_xor needs d >= 2, got d={d}")
     if d > 62:
         raise ValueError(f"cannot enumerate {{-1,1}}^{d} point by point; use hypercube_error")
-    enum = CubeEnumerator(net, device=device, backend=backend, chunk_size=chunk_size)
+    enum = CubeEnumerator(
+        net, device=device, backend=backend, chunk_size=chunk_size, threads=threads
+    )
     bar = tqdm(
         total=1 << d,
         desc=f"hypercube 2^{d}",

@@ -8,9 +8,12 @@ import pytest
 from constructions import sample_xor
 from tests.verify.test_cli import run as run_installed
 from verify import CLAIMS
+from verify.claim_index import claims_of
 from verify.experiments import TABLE1, run_claims, summarize
 
 ROWS = [row.architecture for row in TABLE1]
+#: ``all`` runs Wen, Li & Ma's claims by default (``--paper chen2023`` for Chen et al.'s)
+WEN = claims_of("wen2023", CLAIMS)
 
 
 def cli(capsys, *args):
@@ -26,7 +29,7 @@ def test_installed_command_json_saves_and_resumes(capsys, tmp_path):
     p = run_installed("all", "--d", "4", "--n", "8", "--json", "--save", str(save))
     assert p.returncode == 0, p.stderr
     out = json.loads(p.stdout)
-    assert out["passed"] is True and set(out["claims"]) == set(CLAIMS)
+    assert out["passed"] is True and set(out["claims"]) == set(WEN)
     assert [r["architecture"] for r in out["table1"]] == ROWS
     rows = {r["architecture"]: r for r in out["table1"]}
     for arch in ("2-layer w/ Bias", "2-layer w/ simplified LayerNorm"):
@@ -35,7 +38,7 @@ def test_installed_command_json_saves_and_resumes(capsys, tmp_path):
     for row in TABLE1:  # the other half's claims may or may not be installed
         if any(c not in CLAIMS for c in row.claims):
             assert rows[row.architecture]["reproduced"] == "not available"
-    for cid in CLAIMS:
+    for cid in WEN:
         sub = save / cid
         assert sorted(f.name for f in sub.iterdir()) == ["dataset.npz", "params.npz", "report.json"]
     report = json.loads((save / "5.1" / "report.json").read_text())
@@ -62,7 +65,7 @@ def test_text_output_ends_with_the_table(capsys):
     for arch in ROWS:
         assert arch in table
     assert "✗ (Thm 5.1)" in table and "5.1 VERIFIED" in table and "prop5.1 VERIFIED" in table
-    assert out.count("verdict: VERIFIED") == len(CLAIMS)  # every claim's report is printed
+    assert out.count("verdict: VERIFIED") == len(WEN)  # every claim's report is printed
     assert "notes on the paper" in out
 
 
@@ -110,3 +113,16 @@ def test_json_is_what_the_library_returns(capsys, tmp_path):
     index = json.loads((tmp_path / "lib" / "all.json").read_text())
     assert index == json.loads((tmp_path / "s" / "all.json").read_text())
     assert index["complete"] is True and index["table1"] == json.loads(out)["table1"]
+
+
+def test_papers_partition_the_claims(capsys):
+    from verify.claim_index import PAPERS
+
+    parts = [set(claims_of(p, CLAIMS)) for p in PAPERS]
+    assert set.union(*parts) == set(CLAIMS) == set(claims_of("every", CLAIMS))
+    assert not set.intersection(*parts)
+    assert parts[1] == {c for c in CLAIMS if c.startswith("chen.")} and parts[1]
+    with pytest.raises(ValueError, match="unknown paper 'kou'"):
+        claims_of("kou", CLAIMS)
+    code, _, err = cli(capsys, "--paper", "kou")
+    assert code == 2 and "--paper" in err

@@ -1,8 +1,9 @@
 """``verify-theorem all``: run every claim, then reproduce the paper's Table 1, second column.
 
-    verify-theorem all --d D [--json] [--save DIR] [--seed S] [any claim option]
+    verify-theorem all --d D [--json] [--save DIR] [--seed S] [--paper P] [any claim option]
 
-Every claim registered in :data:`verify.registry.CLAIMS` runs with the same options (its report
+Every claim of Wen, Li & Ma registered in :data:`verify.registry.CLAIMS` (``--paper chen2023``:
+those of Chen et al., ids ``chen.*``; ``--paper every``: both) runs with the same options (its report
 is printed as ``verify-theorem ID`` prints it), and the output ends with one table: for each
 architecture row of Table 1 ("All flattest minimizers generalize well."), the paper's mark, the
 mark the toolkit reproduces, what stands behind it, and the verdict of every claim it rests on
@@ -44,6 +45,13 @@ def add_arguments(p) -> None:
     p.add_argument(
         "--fresh", action="store_true", help="with --save: rerun claims already saved in DIR"
     )
+    p.add_argument(
+        "--paper",
+        choices=("wen2023", "chen2023", "every"),
+        default="wen2023",
+        help="whose claims: Wen, Li & Ma (default; ends with their Table 1), Chen et al. "
+        "(the chen.* claims), or every claim",
+    )
 
 
 def run(args) -> int:
@@ -58,9 +66,13 @@ def run(args) -> int:
     from verify.experiments.claims_runner import EXIT_BUG, EXIT_USAGE
 
     config = config_from_args(args)  # ValueError -> one line, exit 2
+    if args.save is not None and not args.save.strip():
+        raise ValueError("--save is empty: name a directory, e.g. --save results")
     save = Path(args.save) if args.save else None
     start = time.monotonic()
-    outcomes = run_claims(config, save=save, fresh=args.fresh, progress=config.progress)
+    outcomes = run_claims(
+        config, save=save, fresh=args.fresh, progress=config.progress, paper=args.paper
+    )
     code = exit_code(outcomes)
     if args.json:
         print(json.dumps(summarize(config, outcomes), sort_keys=True, indent=2, allow_nan=False))

@@ -21,6 +21,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from verify.experiments.table1 import TABLE1, reproduce_second_column
+from verify.claim_index import claims_of
 from verify.registry import CLAIMS
 from verify.report import CheckResult, ClaimReport
 from verify.save import save_run
@@ -154,10 +155,16 @@ def _remove_stale(directory: Path) -> None:
 
 
 def run_claims(
-    config, *, save: str | Path | None = None, fresh: bool = False, progress: bool = False
+    config,
+    *,
+    save: str | Path | None = None,
+    fresh: bool = False,
+    progress: bool = False,
+    paper: str = "wen2023",
 ):
-    """Run every registered claim with ``config`` (a :class:`~verify.config.ClaimConfig`); return
-    {claim id: :class:`Outcome`} in registry order.
+    """Run every registered claim of ``paper`` (``"wen2023"``, the default: Wen, Li & Ma;
+    ``"chen2023"``; or ``"every"``) with ``config`` (a :class:`~verify.config.ClaimConfig`);
+    return {claim id: :class:`Outcome`} in registry order.
 
     A claim that refuses the input (``ValueError``) or fails with an internal error is recorded as
     such and the others still run. With ``save`` (a directory), every run is saved, the claims
@@ -168,13 +175,14 @@ def run_claims(
         EnumerationTooLargeError: when the exact hypercube error cannot be enumerated at this d.
         ValueError: when ``save`` exists and is not a directory.
     """
+    selected = claims_of(paper, CLAIMS)  # ValueError for an unknown paper, before any work
     if not config.hypercube_is_enumerable:
         from sharpness import EnumerationTooLargeError
 
         raise EnumerationTooLargeError(config.d, config.max_points)
     save = Path(save) if save is not None else None
     resumable = False
-    settings = settings_fingerprint(config)
+    settings = settings_fingerprint(config) | {"paper": paper}
     if save is not None:
         if save.exists() and not save.is_dir():
             raise ValueError(f"--save: {save} exists and is not a directory")
@@ -193,7 +201,7 @@ def run_claims(
         exact_runners = EXACT_RUNNERS
     outcomes: dict[str, Outcome] = {}
     bar = tqdm(
-        list(CLAIMS.values()),
+        [CLAIMS[c] for c in selected],
         desc="claims",
         unit="claim",
         disable=not progress,
