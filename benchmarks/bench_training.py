@@ -7,10 +7,20 @@ gradient in C, one fused pass over W1 per step) for one run and for several seed
 one call, and :class:`sharpness.algorithms.TorchEngine` for 2-MLP-Sim-BN, whose every step
 touches all n training points.
 
+The memory-bound limit of a step is measured beside them: ``one_sam_sweep_*`` (in the
+kernel's source) runs only the sweep over W1 that every step must make (rewrite each row with
+the rank-one update, accumulate the next pre-activation), with none of the forward, backward or
+SAM work; "kernel / limit" is the fraction of that speed the full 1-SAM step reaches (issue 14).
+The trainer end to end is the ``sharpness-train`` command itself, with its default metrics
+(exact Tr H and the sampled test error every epochs/20, the loss every epochs/100), timed as a
+fresh process from start to exit, between two naive-loop measurements.
+
 Before timing, the fast trainer is checked against the naive loop step for step in float64 on
 the same configuration (max abs difference of the parameters).
 
     python -m benchmarks.bench_training            # width 500, d = 30, n = 100 (Table 2)
+    python -m benchmarks.bench_training --trainer-epochs 20000 --seeds 16   # issue 14's figures
+    python -m benchmarks.bench_training --trainer-only --trainer-epochs 100000   # 1e7 steps
     python -m benchmarks.bench_training --json     # one JSON object
 
 Timings on a shared machine are noisy: every ratio is ours / naive measured in the same process,
@@ -20,10 +30,16 @@ one right after the other.
 from __future__ import annotations
 
 import argparse
+import ctypes
 import json
 import math
+import os
 import platform
+import subprocess
+import sys
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -127,6 +143,96 @@ def _stack(p0: dict, R: int, dtype) -> dict:
     return {k: torch.stack([v] * R).to(dtype).contiguous() for k, v in p0.items()}
 
 
+def _sweep(R: int, m: int, d: int, n: int, T: int, dtype, threads: int, rng):
+    """A call of the memory-bound limit loop (``one_sam_sweep_*``) on R runs of T steps."""
+    from sharpness.training.kernels import OneSamArgs, load_kernel
+
+    kernel = load_kernel()
+    fn = kernel.sweep_f64 if dtype == torch.float64 else kernel.sweep_f32
+    npdt = np.float64 if dtype == torch.float64 else np.float32
+    W1T = (rng.uniform(-1, 1, size=(R, d, m)) / math.sqrt(d)).astype(npdt)
+    X = (2.0 * rng.integers(0, 2, size=(R, n, d)) - 1).astype(npdt)
+    order = rng.integers(0, n, size=(R, T)).astype(np.int32)
+    work = np.zeros((R, 9 * m), dtype=npdt)
+    work[:, m : 2 * m] = 1e-3 * rng.normal(size=(R, m))  # a fixed rank-one direction
+    args = OneSamArgs.of(
+        runs=R,
+        width=m,
+        dim=d,
+        n=n,
+        steps=T,
+        W1T=W1T.ctypes.data,
+        b1=None,
+        W2=None,
+        X=X.ctypes.data,
+        y=None,
+        order=order.ctypes.data,
+        noise=None,
+        work=work.ctypes.data,
+        lr=0.01,
+        rho=0.0,
+        weight_decay=0.0,
+        eps=0.0,
+        smoothing=0.0,
+        projection=-1.0,
+        activation=0,
+        head=0,
+        loss=0,
+        general=0,
+        threads=min(threads, R),
+    )
+    keep = (W1T, X, order, work)
+
+    def call(keep=keep):
+        fn(ctypes.byref(args))
+
+    return call
+
+
+def _command(epochs: int, out: str) -> dict:
+    """Run ``sharpness-train --epochs E --out OUT`` as a fresh process; its wall time and summary."""
+    code = "import sys; from sharpness.training.cli import main; sys.exit(main())"
+    cmd = [sys.executable, "-c", code, "--epochs", str(epochs), "--out", out]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    t = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+    wall = time.perf_counter() - t
+    if proc.returncode != 0:
+        raise RuntimeError(f"sharpness-train failed ({proc.returncode}): {proc.stderr[-500:]}")
+    summary = json.loads((Path(out) / "summary.json").read_text())
+    metrics = [json.loads(line) for line in (Path(out) / "metrics.jsonl").read_text().splitlines()]
+    return {
+        "command": f"sharpness-train --epochs {epochs} --out DIR",
+        "wall_s": wall,
+        "train_s": summary["session_seconds"],
+        "eval_s": summary["session_eval_seconds"],
+        "steps": summary["steps"],
+        "evaluations": sum("sharpness" in r for r in metrics),
+        "loss_records": len(metrics),
+        "test_methods": sorted({r["test_method"] for r in metrics if "test_method" in r}),
+    }
+
+
+def _trainer(epochs: int, naive_once) -> dict:
+    """``sharpness-train --epochs E`` as a fresh process, between two naive-loop measurements."""
+    before = naive_once()
+    with tempfile.TemporaryDirectory() as tmp:
+        cmd = _command(epochs, str(Path(tmp) / "run"))
+    after = naive_once()
+    side = (before + after) / 2
+    cmd.update(
+        {
+            "epochs": epochs,
+            "naive_steps_per_s_before_after": [before, after],
+            "steps_per_s_command": cmd["steps"] / cmd["wall_s"],
+            "steps_per_s_train": cmd["steps"] / cmd["train_s"],
+            "vs_naive_command": cmd["steps"] / cmd["wall_s"] / side,
+            "vs_naive_train": cmd["steps"] / cmd["train_s"] / side,
+        }
+    )
+    return cmd
+
+
 def run(args) -> dict:
     from sharpness.training.algorithms import CEngine, StepRule, TorchEngine
 
@@ -168,11 +274,20 @@ def run(args) -> dict:
         rates[name] = args.naive_steps / s
     naive_rate = max(rates.values())
     out["naive_steps_per_s"] = rates
+    net = NaiveNet(d, m, dtype=torch.float32).load({k: v.float() for k, v in p0.items()})
+    X32, y32 = X.float(), y.float()
+
+    def naive_once() -> float:
+        return args.naive_steps / _time(
+            lambda: naive_sam_steps(net, X32, y32, naive_order, lr, rho), 1.0
+        )
+
+    if args.trainer_only:
+        out["trainer"] = _trainer(args.trainer_epochs, naive_once)
+        return out
 
     # ---- interleaved rounds: naive and fast one after the other, ratio per round --------------
     eng = CEngine(arch, threads=1)
-    net = NaiveNet(d, m, dtype=torch.float32).load({k: v.float() for k, v in p0.items()})
-    X32, y32 = X.float(), y.float()
     order1 = rng.integers(0, n, size=(1, args.fast_steps))
     rounds = []
     for _ in range(args.rounds):
@@ -183,6 +298,8 @@ def run(args) -> dict:
             Xd, yd = X[None].to(dt), y[None].to(dt)
             sf = _time(lambda P=P, Xd=Xd, yd=yd: eng.run(P, Xd, yd, order1, rule), 0.5)
             row[name] = args.fast_steps / sf
+            sweep = _sweep(1, m, d, n, args.fast_steps, dt, 1, rng)
+            row["limit_" + name[5:]] = args.fast_steps / _time(sweep, 0.5)
         rounds.append(row)
     med = {k: float(np.median([r[k] for r in rounds])) for k in rounds[0]}
     out["interleaved"] = {
@@ -193,6 +310,12 @@ def run(args) -> dict:
         ),
         "median_ratio_float32": float(
             np.median([r["fast_float32"] / r["naive_float32"] for r in rounds])
+        ),
+        "median_kernel_over_limit_float64": float(
+            np.median([r["fast_float64"] / r["limit_float64"] for r in rounds])
+        ),
+        "median_kernel_over_limit_float32": float(
+            np.median([r["fast_float32"] / r["limit_float32"] for r in rounds])
         ),
     }
 
@@ -211,34 +334,20 @@ def run(args) -> dict:
                 lambda eng=eng, P=P, XR=XR, yR=yR, order=order: eng.run(P, XR, yR, order, rule), 1.0
             )
             rate = R * args.fast_steps / s
-            fast[key] = {"steps_per_s": rate, "vs_naive": rate / naive_rate}
+            sweep = _sweep(R, m, d, n, args.fast_steps, dt, threads, rng)
+            limit = R * args.fast_steps / _time(sweep, 1.0)
+            fast[key] = {
+                "steps_per_s": rate,
+                "vs_naive": rate / naive_rate,
+                "limit_steps_per_s": limit,
+                "vs_limit": rate / limit,
+            }
     out["fast"] = fast
+    out["naive_steps_per_s_after"] = naive_once()
 
-    # ---- the trainer end to end (logging exact sharpness and the test error) -----------------
+    # ---- the trainer end to end: the command, default metrics, between two naive loops ------
     if args.trainer_epochs:
-        from sharpness.training.runs import Phase, TrainConfig, train
-
-        cfg = TrainConfig(
-            arch="nobias",
-            phases=(Phase(args.trainer_epochs, 0.01, 0.05),),
-            width=m,
-            d=d,
-            n=n,
-            log_every=max(1, args.trainer_epochs // 100),
-            eval_every=max(1, args.trainer_epochs // 10),
-            test_samples=4096,
-        )
-        t = time.perf_counter()
-        res = train(cfg, None, progress=False)
-        s = time.perf_counter() - t
-        rate = res.steps / s
-        out["trainer"] = {
-            "epochs": args.trainer_epochs,
-            "evaluations": sum("sharpness" in r for r in res.metrics),
-            "steps_per_s_including_evaluation": rate,
-            "vs_naive": rate / naive_rate,
-            "test_error_kind": "exact" if res.metrics[-1].get("test_exact") else "sampled",
-        }
+        out["trainer"] = _trainer(args.trainer_epochs, naive_once)
 
     # ---- Sim-BN: every step couples all n training points ------------------------------------
     arch_bn, X, y, p0 = _setup("simbn", m, d, n, 0)
@@ -283,18 +392,35 @@ def _print(out: dict) -> None:
             f"({i['median_ratio_float64']:.1f}x); fast float32 {med['fast_float32']:,.0f} "
             f"({i['median_ratio_float32']:.1f}x)"
         )
+        print(
+            f"memory-bound limit (sweep over W1 only): float64 {med['limit_float64']:,.0f} "
+            f"steps/s, kernel at {i['median_kernel_over_limit_float64']:.0%} of it; float32 "
+            f"{med['limit_float32']:,.0f}, kernel at {i['median_kernel_over_limit_float32']:.0%}"
+        )
     for k, v in out["naive_steps_per_s"].items():
         print(f"naive nn.Module loop, {k}: {v:,.0f} steps/s")
-    print("fast (CEngine), aggregate steps/s over R runs, ratio to the faster naive loop:")
-    for k, v in out["fast"].items():
-        print(f"  {k:28s} {v['steps_per_s']:>12,.0f} steps/s  {v['vs_naive']:7.1f}x")
+    if "fast" in out:
+        print("fast (CEngine), aggregate steps/s over R runs, ratio to the faster naive loop:")
+        for k, v in out["fast"].items():
+            print(
+                f"  {k:28s} {v['steps_per_s']:>12,.0f} steps/s  {v['vs_naive']:7.1f}x   limit "
+                f"{v['limit_steps_per_s']:>12,.0f} ({v['vs_limit']:.0%})"
+            )
+        print(f"naive loop again after them: {out['naive_steps_per_s_after']:,.0f} steps/s")
     if "trainer" in out:
         t = out["trainer"]
+        nb, na = t["naive_steps_per_s_before_after"]
         print(
-            f"trainer end to end ({t['epochs']} epochs, {t['evaluations']} evaluations of exact "
-            f"sharpness + {t['test_error_kind']} test error): "
-            f"{t['steps_per_s_including_evaluation']:,.0f} steps/s, {t['vs_naive']:.1f}x"
+            f"trainer end to end, `{t['command']}` ({t['steps']:,} steps, {t['evaluations']} "
+            f"evaluations of exact Tr H + test error {'/'.join(t['test_methods'])}, "
+            f"{t['loss_records']} records): {t['wall_s']:.2f} s wall "
+            f"({t['steps_per_s_command']:,.0f} steps/s, {t['vs_naive_command']:.1f}x the naive "
+            f"loop of {nb:,.0f}/{na:,.0f} steps/s before/after); inside train(): "
+            f"{t['train_s']:.2f} s, of which {t['eval_s']:.2f} s evaluation "
+            f"({t['vs_naive_train']:.1f}x)"
         )
+    if "sim_bn" not in out:
+        return
     s = out["sim_bn"]
     print(f"Sim-BN naive nn.Module loop, float64: {s['naive_float64_steps_per_s']:,.0f} steps/s")
     for k, v in s.items():
@@ -313,9 +439,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--naive-steps", type=int, default=500)
     p.add_argument("--fast-steps", type=int, default=50_000)
     p.add_argument("--agree-steps", type=int, default=300)
-    p.add_argument("--seeds", type=int, default=8, help="runs advanced together")
+    p.add_argument("--seeds", type=int, default=16, help="runs advanced together")
     p.add_argument("--threads", type=int, default=2, help="threads for the aggregate")
     p.add_argument("--trainer-epochs", type=int, default=3000, help="0: skip the trainer")
+    p.add_argument(
+        "--trainer-only", action="store_true", help="only the naive loop and the command"
+    )
     p.add_argument("--rounds", type=int, default=5, help="interleaved naive/fast rounds")
     p.add_argument("--json", action="store_true")
     return p

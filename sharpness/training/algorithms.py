@@ -49,7 +49,10 @@ Three implementations, compared step for step in the tests (float64):
   (||x||^2 + 1), and the perturbed pre-activation is z' = z + c delta (||x||^2 + 1) with
   c = rho/||g||: the perturbed point needs O(m) work, not a second pass over W1. One step is one
   fused pass over W1 (the rank-one update W1 <- (1 - eta lambda) W1 - eta delta' x^T and the next
-  example's pre-activations), in O(m d) flops.
+  example's pre-activations), in O(m d) flops. Its dot products sum in a fixed order of 32
+  lanes and the pass goes over blocks of 32 neurons (issue 14: vector code, bits fixed by the
+  source); the pass itself is the step's memory-bound limit (``one_sam_sweep_*``, measured in
+  benchmarks/bench_training.py).
 """
 
 from __future__ import annotations
@@ -422,14 +425,16 @@ class CEngine:
 
     Same parameter layout as :class:`TorchEngine` (tensors with a leading run dimension,
     updated in place). Runs are independent: R runs in one call give the same numbers as R
-    separate calls, and ``threads`` spreads them over cores (OpenMP).
+    separate calls, and ``threads`` spreads them over cores (OpenMP). ``fused=False`` runs a
+    ReLU MLP through the kernel's general forward/backward instead of its fused step (the same
+    operations in the same order: the tests compare the two bit for bit).
 
     Raises:
         KernelUnavailableError: if the kernel cannot be built.
         ValueError: for an architecture it does not handle (depth > 2 or Sim-BN).
     """
 
-    def __init__(self, arch, threads: int = 1):
+    def __init__(self, arch, threads: int = 1, *, fused: bool = True):
         head = training_head(arch)
         if head is TrainingHead.SIM_BN or arch.couples_examples:
             raise ValueError("CEngine handles architectures whose examples do not interact")
@@ -437,6 +442,7 @@ class CEngine:
             raise ValueError(f"CEngine handles 2-layer MLPs and Sim-LN, got {arch!r}")
         self.arch = arch
         self.threads = max(1, int(threads))
+        self.fused = bool(fused)
         self.kernel = load_kernel()
 
     def run(self, P, X, y, order, rule: StepRule, noise=None, projection=None) -> None:
@@ -492,6 +498,7 @@ class CEngine:
             activation=act,
             head=head,
             loss=rule.loss.code,
+            general=0 if self.fused else 1,
             threads=min(self.threads, R),
         )
         fn(ctypes.byref(args))

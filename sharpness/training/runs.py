@@ -7,8 +7,11 @@ rows where the hyperparameters change during training). :func:`train` runs one c
 kernel call advances all of them). Along the run the metrics are appended to ``metrics.jsonl``:
 the training loss at every ``log_every`` epochs and, every ``eval_every`` epochs, the exact
 sharpness Tr(nabla^2 L) (:func:`sharpness.hessian_trace`) and the test error over the hypercube
-(:func:`sharpness.hypercube_error` when it accepts the dimension, otherwise the sampled estimate
-:func:`sharpness.sampled_hypercube_error`, labelled ``"test_exact": false``).
+(:func:`sharpness.hypercube_error` when it accepts the dimension, otherwise a sampled estimate
+labelled ``"test_exact": false``: a plain float64 forward on fixed sampled points along the run,
+:mod:`sharpness.training.sampled_error`, and :func:`sharpness.sampled_hypercube_error`, every
+sampled sign decided exactly, on the same points for the final model; ``"test_method"`` says
+which).
 
 Output directory (one per run): ``config.json``; ``metrics.jsonl`` (one JSON object per logged
 epoch, written as it comes); ``checkpoint.npz`` (parameters, epoch, step and the random
@@ -101,6 +104,7 @@ from constructions.hypercube import sample_xor
 from constructions.safe_npz import load_npz
 from sharpness.registry import TrainingHead, ops_for
 from sharpness.training.algorithms import CEngine, Loss, StepRule, engine_for, training_head
+from sharpness.training.sampled_error import CHUNK, SampledTestSet
 
 __all__ = [
     "ALGORITHMS",
@@ -650,8 +654,15 @@ def one_sided_sharpness(net, X, loss: Loss | None = None) -> tuple[float, float]
 EXACT_ALONG_RUN_MAX_D = 20
 
 
-def _test_error(net, config: TrainConfig, test_set, final: bool = False) -> dict:
-    """Zero-one test error: exact over the hypercube, or a labelled sampled estimate."""
+def _test_error(net, config: TrainConfig, test_set, final: bool = False, sampled=None) -> dict:
+    """Zero-one test error: exact over the hypercube, or a labelled sampled estimate.
+
+    Along the run (not ``final``) a sampled estimate is one float64 forward of the run's
+    :class:`sharpness.training.sampled_error.SampledTestSet` (``sampled``, drawn once;
+    ``"test_method": "sampled-float"``): no rounding analysis, whose cost made 43% of a 2e6-step
+    run (issue 14; that module says why an estimate does not need it). The final model's estimate
+    decides every sampled sign exactly (``"sampled-rigorous"``), on the same points.
+    """
     from sharpness.hypercube.error import (
         EnumerationTooLargeError,
         hypercube_error,
@@ -681,16 +692,20 @@ def _test_error(net, config: TrainConfig, test_set, final: bool = False) -> dict
                 "test_mse": h.mse,
                 "test_exact": True,
                 "test_points": h.total,
+                "test_method": "exact",
             }
         except EnumerationTooLargeError:
             pass
-    s = sampled_hypercube_error(net, config.test_samples, seed=config.seed, chunk_size=4096)
+    if not final and sampled is not None:
+        return sampled.evaluate(net)
+    s = sampled_hypercube_error(net, config.test_samples, seed=config.seed, chunk_size=CHUNK)
     return {
         "test_error": s.zero_one,
         "test_mse": s.mse,
         "test_exact": False,
         "test_points": s.samples,
         "test_ci": [s.ci_low, s.ci_high],
+        "test_method": "sampled-rigorous",
     }
 
 
@@ -862,6 +877,7 @@ class _Run:
         self.engines: dict[int, str] = {}  # phase index -> engine kind (engine_kind)
         self.metadata: dict | None = None
         self.test_set = None
+        self._sampled_test: SampledTestSet | None = None
         if config.data == "ball":
             rng = np.random.default_rng([config.seed, 4])
             Xt = _ball(config.d, 10_000, rng)
@@ -1226,6 +1242,17 @@ class _Run:
         params = {k: v.detach().to(torch.float64) for k, v in self.params.items()}
         return Network(self.arch, params, reference=ref)
 
+    def sampled_test(self) -> SampledTestSet | None:
+        """The run's sampled test points, drawn on first use (None where the test is not sampled)."""
+        cfg = self.config
+        if cfg.data != "xor" or cfg.test not in ("auto", "sampled"):
+            return None
+        if cfg.test == "auto" and cfg.d <= EXACT_ALONG_RUN_MAX_D:
+            return None
+        if self._sampled_test is None:
+            self._sampled_test = SampledTestSet.draw(cfg.d, cfg.test_samples, cfg.seed)
+        return self._sampled_test
+
     def record(self, full: bool, final: bool = False) -> dict:
         cfg = self.config
         if not all(bool(torch.isfinite(v).all()) for v in self.params.values()):
@@ -1260,7 +1287,7 @@ class _Run:
             bounds = one_sided_sharpness(net, X, loss) if s is None else None
             if bounds is not None:
                 rec["sharpness_one_sided"] = list(bounds)
-            rec.update(_test_error(net, cfg, self.test_set, final))
+            rec.update(_test_error(net, cfg, self.test_set, final, self.sampled_test()))
         return rec
 
     def result(self, seconds: float = 0.0) -> RunResult:
@@ -1305,16 +1332,20 @@ def _phase_end(config: TrainConfig, epoch: int) -> int:
     return acc
 
 
-def _epoch_batches(run: _Run, B: int) -> list[np.ndarray]:
-    """The batches of one epoch for one run (note 4, 5), advancing its order generator."""
+def _epoch_order(run: _Run) -> np.ndarray:
+    """The n examples of one epoch in the order visited (note 4), advancing the order generator."""
     n = run.config.n
     if run.config.order == "shuffle":
-        perm = run.order_rng.permutation(n)
-    elif run.config.order == "cyclic":
-        perm = np.arange(n)
-    else:
-        perm = run.order_rng.integers(0, n, size=n)
-    return [perm[s : s + B] for s in range(0, n, B)]
+        return run.order_rng.permutation(n)
+    if run.config.order == "cyclic":
+        return np.arange(n)
+    return run.order_rng.integers(0, n, size=n)
+
+
+def _epoch_batches(run: _Run, B: int) -> list[np.ndarray]:
+    """The batches of one epoch for one run (note 4, 5), advancing its order generator."""
+    perm = _epoch_order(run)
+    return [perm[s : s + B] for s in range(0, run.config.n, B)]
 
 
 class _Interrupt:
@@ -1488,8 +1519,8 @@ def _resolve_engines(runs: list[_Run], arch, cfg: TrainConfig, epoch: int, threa
     """The engine of every phase still to run, checked against the engines the runs used.
 
     A run is never resumed on another engine than the one that trained its phase. The C kernel
-    sums in its own fixed serial order, with explicit fused multiply-adds (kernels/one_sam.py,
-    note 2); the torch engine sums through torch's vectorized reductions. Both are exact to
+    sums in its own fixed order (32 lanes added pairwise), with explicit fused multiply-adds
+    (kernels/one_sam.py, note 2); the torch engine sums through torch's vectorized reductions. Both are exact to
     round-off, but not bit for bit: the parameters differ by 4.4e-16 after 10 epochs and 9.4e-16
     after 100 (width 100, d = 10, n = 50, 1-SAM; measured), and the audit of issue 15 measured
     2.9e-14 on a longer run. So a run resumed on the other engine would equal neither an
@@ -1545,6 +1576,16 @@ def _advance(runs, engine, P, X, y, rule, phase, epochs, cfg) -> None:
     R = len(runs)
     B = phase.batch_size
     n = cfg.n
+    if isinstance(engine, CEngine):  # batch size 1: an epoch's order is its batches, in one array
+        order = np.stack([np.concatenate([_epoch_order(r) for _ in range(epochs)]) for r in runs])
+        noise = None
+        if phase.label_noise > 0:  # the draws of the general path below: (steps, 1) per run
+            size = (order.shape[1], 1)
+            noise = np.stack(
+                [r.noise_rng.normal(0.0, phase.label_noise, size=size).reshape(-1) for r in runs]
+            )
+        engine.run(P, X, y, order, rule, noise, cfg.projection)
+        return
     per_run = []
     noises = []
     for r in runs:
@@ -1554,13 +1595,6 @@ def _advance(runs, engine, P, X, y, rule, phase, epochs, cfg) -> None:
         per_run.append(batches)
         if phase.label_noise > 0:
             noises.append(r.noise_rng.normal(0.0, phase.label_noise, size=(len(batches), B)))
-    if isinstance(engine, CEngine):
-        order = np.stack([np.concatenate(b) for b in per_run])
-        noise = None
-        if noises:
-            noise = np.stack([z.reshape(-1) for z in noises])
-        engine.run(P, X, y, order, rule, noise, cfg.projection)
-        return
     dtype = P["W1"].dtype
     full = [len(b) == B for b in per_run[0]]
     T = len(per_run[0])

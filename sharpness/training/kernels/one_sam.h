@@ -17,6 +17,7 @@ struct one_sam_args {
     int64_t dim;           /* d input dimension */
     int64_t n;             /* training-set size */
     int64_t steps;         /* T steps, one example each */
+    int64_t general;       /* 1: the general forward/backward for a ReLU MLP too (tests) */
     void *W1T;             /* REAL (R, d, m): W1 transposed; updated in place */
     void *b1;              /* REAL (R, m), or NULL (no bias); updated in place */
     void *W2;              /* REAL (R, m); updated in place */
@@ -40,6 +41,12 @@ struct one_sam_args {
 /* T steps of every run (the f64 build defines one_sam_f64, the f32 build one_sam_f32). */
 void one_sam_f64(const struct one_sam_args *a);
 void one_sam_f32(const struct one_sam_args *a);
+
+/* The memory-bound limit (a benchmark, not a trainer): T steps of only the sweep over W1 that
+   each step makes (rewrite every row, accumulate the next pre-activation), with a fixed rank-one
+   direction lr * work[m .. 2m) (work[0 .. m) and [2m .. 3m) are overwritten). */
+void one_sam_sweep_f64(const struct one_sam_args *a);
+void one_sam_sweep_f32(const struct one_sam_args *a);
 
 /* Writes sizeof(struct one_sam_args) and then the offset of every field, in declaration order,
    to out[0 .. cap); returns the number of fields. */

@@ -22,7 +22,12 @@ reproducibility and a fresh install):
    ``FMA()`` calls of the source (correctly rounded, in hardware or in libm), so the bits depend
    on the source and libm, not on the vector width ``-march`` picks (same seed, same numbers; a
    resumed run equals an uninterrupted one). Checked: a build without ``-march=native`` gives the
-   same bits as the native one, for both precisions and all three heads.
+   same bits as the native one, for both precisions and all three heads. The kernel's sums
+   (the dot products of a step) are written in a fixed order of 32 lanes added pairwise, and
+   its sweep over W1 in blocks of 32 neurons, and a ReLU MLP's step recomputes instead of
+   storing its O(m) vectors (comments in ``one_sam.c``): vector code without any reassociation
+   by the compiler, with bits that are the source's; 1.45x the serial-sum kernel it replaced
+   (BENCHMARKS.md). That order changed the bits of older runs once (issue 14; CHANGELOG.md).
 3. **Not a setuptools extension built at wheel time.** A wheel must run on every CPU of its
    platform, so it loses ``-march=native``: on x86-64 the baseline has no FMA instruction, each
    ``fma()`` becomes a libm call and the sweeps over the m neurons stop vectorizing. Measured on
@@ -89,7 +94,11 @@ __all__ = [
 SOURCES = ("one_sam.c", "one_sam.h")
 """The package-data files of the kernel: the implementation and its interface."""
 
-C_FLAGS = ("-O3", "-march=native", "-ffp-contract=off", "-fno-fast-math", "-fPIC", "-shared")
+C_FLAGS = ("-O3", "-march=native", "-ffp-contract=off", "-fno-fast-math", "-fPIC", "-shared") + (
+    # x86-64: GCC prefers 256-bit vectors even where AVX-512 exists; the kernel's sweep over W1
+    # is faster with 512 (issue 14). It changes the speed only, never the bits (note 2).
+    ("-mprefer-vector-width=512",) if platform.machine() in ("x86_64", "AMD64") else ()
+)
 PRECISIONS = {"f64": 64, "f32": 32}
 
 
@@ -114,6 +123,7 @@ class OneSamArgs(ctypes.Structure):
         ("dim", ctypes.c_int64),
         ("n", ctypes.c_int64),
         ("steps", ctypes.c_int64),
+        ("general", ctypes.c_int64),
         ("W1T", ctypes.c_void_p),
         ("b1", ctypes.c_void_p),
         ("W2", ctypes.c_void_p),
@@ -159,11 +169,15 @@ class Kernel:
         f64: ``one_sam_f64`` (REAL = double).
         f32: ``one_sam_f32`` (REAL = float).
         paths: the shared libraries they were loaded from, by precision.
+        sweep_f64, sweep_f32: ``one_sam_sweep_f64`` / ``_f32``, the memory-bound limit of a step
+            (only the sweep over W1 that every step makes; benchmarks/bench_training.py).
     """
 
     f64: Callable
     f32: Callable
     paths: dict
+    sweep_f64: Callable | None = None
+    sweep_f32: Callable | None = None
 
 
 def source_text(name: str) -> str:
@@ -457,9 +471,17 @@ def load_kernel() -> Kernel:
         if lib is None:
             raise KernelUnavailableError(f"the kernel {path} changed while it was being loaded")
         check_layout(lib)
-        fn = getattr(lib, f"one_sam_{sfx}")
-        fn.argtypes = [ctypes.POINTER(OneSamArgs)]
-        fn.restype = None
-        fns[sfx], paths[sfx] = fn, path
-    _KERNEL = Kernel(f64=fns["f64"], f32=fns["f32"], paths=paths)
+        for name in (f"one_sam_{sfx}", f"one_sam_sweep_{sfx}"):
+            fn = getattr(lib, name)
+            fn.argtypes = [ctypes.POINTER(OneSamArgs)]
+            fn.restype = None
+            fns[name] = fn
+        paths[sfx] = path
+    _KERNEL = Kernel(
+        f64=fns["one_sam_f64"],
+        f32=fns["one_sam_f32"],
+        paths=paths,
+        sweep_f64=fns["one_sam_sweep_f64"],
+        sweep_f32=fns["one_sam_sweep_f32"],
+    )
     return _KERNEL
