@@ -26,7 +26,13 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-__all__ = ["COMPILE_TIMEOUT_S", "KernelUnavailableError", "load_library", "private_cache_dir"]
+__all__ = [
+    "C_FLAGS",
+    "COMPILE_TIMEOUT_S",
+    "KernelUnavailableError",
+    "load_library",
+    "private_cache_dir",
+]
 
 C_FLAGS = ("-O3", "-march=native", "-ffp-contract=off", "-fno-fast-math", "-fPIC", "-shared")
 
@@ -196,16 +202,27 @@ def _run_compiler(cmd: list[str], cwd: str) -> subprocess.CompletedProcess:
     return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
 
 
-def _build(cc: str, sources: dict, main: str, defines: tuple, target: Path) -> None:
-    """Compile ``main`` into ``target`` (OpenMP if available), hash first, library second."""
+def _cache_key(sources: dict, flags: tuple, cc_id: str, machine: str, cpu: str) -> str:
+    """16 hex digits of SHA-256 over every source file, the flags, compiler, machine and CPU."""
+    parts = [*(f"{name}\0{text}" for name, text in sorted(sources.items()))]
+    parts += [" ".join(flags), cc_id, machine, cpu]
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:16]
+
+
+def _build(cc: str, sources: dict, main: str, flags: tuple, target: Path) -> None:
+    """Compile ``main`` into ``target`` (OpenMP if available), with its SHA-256 beside it.
+
+    Built in a private temporary directory of the cache, from relative file names (so the
+    bytes do not depend on that directory's name), then renamed into place: the hash first,
+    the library second. A kill between the two leaves a library whose hash does not match,
+    which the next load rebuilds.
+    """
     with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
         for name, text in sources.items():
             (Path(tmp) / name).write_text(text, encoding="utf-8")
         out = Path(tmp) / target.name
-        for extra in (["-fopenmp"], []):
-            proc = _run_compiler(
-                [cc, *C_FLAGS, *defines, *extra, main, "-o", out.name, "-lm"], cwd=tmp
-            )
+        for extra in (["-fopenmp"], []):  # OpenMP spreads the work over threads; optional
+            proc = _run_compiler([cc, *flags, *extra, main, "-o", out.name, "-lm"], cwd=tmp)
             if proc.returncode == 0 and out.exists():
                 break
         else:
@@ -225,27 +242,33 @@ def _build(cc: str, sources: dict, main: str, defines: tuple, target: Path) -> N
         os.replace(out, target)
 
 
-def load_library(stem: str, sources: dict, main: str, defines: tuple = ()) -> ctypes.CDLL:
+def load_library(
+    stem: str, sources: dict, main: str, defines: tuple = (), flags: tuple = C_FLAGS
+) -> tuple[ctypes.CDLL, Path]:
     """Compile (cached) and load one shared library.
 
     Args:
         stem: the cached file's name prefix (``<stem>_<key>.so``).
         sources: file name -> text of every source the build reads.
         main: the file compiled.
-        defines: extra ``-D`` flags (part of the cache key).
+        defines: extra ``-D`` flags.
+        flags: the compiler flags (default :data:`C_FLAGS`); flags and defines are part of the
+            cache key, with the sources, the compiler's version line, the machine and the CPU.
+
+    Returns:
+        the loaded library and the cached file it was loaded from.
 
     Raises:
         KernelUnavailableError: no compiler, a failed or timed-out build, a refused cache.
     """
     cc, cc_id = _compiler()
-    parts = [f"{name}\0{text}" for name, text in sorted(sources.items())]
-    parts += [" ".join(C_FLAGS + tuple(defines)), cc_id, platform.machine(), _cpu_signature()]
-    key = hashlib.sha256("\0".join(parts).encode()).hexdigest()[:16]
+    flags = tuple(flags) + tuple(defines)
+    key = _cache_key(sources, flags, cc_id, platform.machine(), _cpu_signature())
     path = private_cache_dir() / f"{stem}_{key}.so"
     lib = _load_verified(path)
-    if lib is None:
-        _build(cc, sources, main, tuple(defines), path)
+    if lib is None:  # missing, or not what was built: build it (again)
+        _build(cc, sources, main, flags, path)
         lib = _load_verified(path)
     if lib is None:
         raise KernelUnavailableError(f"the kernel {path} changed while it was being loaded")
-    return lib
+    return lib, path

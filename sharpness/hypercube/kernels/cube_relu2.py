@@ -149,7 +149,7 @@ def load_cube_kernel(dtype: torch.dtype) -> CubeKernel:
         return _KERNELS[dtype]
     bits = _BITS[dtype]
     text = resources.files(__package__).joinpath(SOURCE).read_text(encoding="utf-8")
-    lib = load_library(f"cube_relu2_f{bits}", {SOURCE: text}, SOURCE, (f"-DREAL_BITS={bits}",))
+    lib, _ = load_library(f"cube_relu2_f{bits}", {SOURCE: text}, SOURCE, (f"-DREAL_BITS={bits}",))
     fn = getattr(lib, f"cube_relu2_f{bits}")
     i64, vp = ctypes.c_int64, ctypes.c_void_p
     fn.argtypes = [i64] * 6 + [vp] * 10 + [ctypes.c_double, vp, vp, vp, i64, ctypes.c_int32, vp]

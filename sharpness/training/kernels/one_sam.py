@@ -64,22 +64,24 @@ reproducibility and a fresh install):
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
-import hashlib
-import os
 import platform
-import shutil
-import signal
-import stat
-import subprocess
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
-from pathlib import Path
+
+# The build, the private hash-checked cache and the compiler timeout (notes 1 and 7) are shared
+# with the hypercube's kernel: one implementation, in sharpness._ckernel.
+from sharpness._ckernel import C_FLAGS as BASE_FLAGS
+from sharpness._ckernel import (
+    COMPILE_TIMEOUT_S,
+    KernelUnavailableError,
+    load_library,
+    private_cache_dir,
+)
 
 __all__ = [
+    "COMPILE_TIMEOUT_S",
     "SOURCES",
     "Kernel",
     "KernelLayoutError",
@@ -94,16 +96,12 @@ __all__ = [
 SOURCES = ("one_sam.c", "one_sam.h")
 """The package-data files of the kernel: the implementation and its interface."""
 
-C_FLAGS = ("-O3", "-march=native", "-ffp-contract=off", "-fno-fast-math", "-fPIC", "-shared") + (
+C_FLAGS = BASE_FLAGS + (
     # x86-64: GCC prefers 256-bit vectors even where AVX-512 exists; the kernel's sweep over W1
     # is faster with 512 (issue 14). It changes the speed only, never the bits (note 2).
     ("-mprefer-vector-width=512",) if platform.machine() in ("x86_64", "AMD64") else ()
 )
 PRECISIONS = {"f64": 64, "f32": 32}
-
-
-class KernelUnavailableError(RuntimeError):
-    """No C compiler (or the build failed): the trainer falls back to the torch engine."""
 
 
 class KernelLayoutError(RuntimeError):
@@ -211,234 +209,6 @@ def check_layout(lib: ctypes.CDLL, struct: type[ctypes.Structure] = OneSamArgs) 
         )
 
 
-def _cache_dir() -> Path:
-    env = os.environ.get("FLATNESS_KERNEL_CACHE")
-    if env:
-        return Path(env)
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "flatness-toolkit"
-
-
-def _unsafe(st: os.stat_result, *, sticky_ok: bool) -> str:
-    """Why a directory or file with this stat is not ours alone to write ("" when it is)."""
-    uid = os.getuid()
-    if st.st_uid not in (uid, 0):
-        return f"owned by uid {st.st_uid}"
-    if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
-        if sticky_ok and st.st_mode & stat.S_ISVTX and stat.S_ISDIR(st.st_mode):
-            return ""  # like /tmp: others may add entries but not replace ours
-        return f"writable by others (mode {stat.S_IMODE(st.st_mode):#o})"
-    return ""
-
-
-def private_cache_dir() -> Path:
-    """The kernel cache directory, created 0700 if missing, refused if others can write it (note 7).
-
-    The directory must be owned by this user (or root) and writable by no one else; so must
-    every directory above it, except sticky ones such as /tmp (where others cannot rename or
-    delete our entries). Otherwise another user could put a library where this process loads it.
-
-    Raises:
-        KernelUnavailableError: naming the directory and why it is refused.
-    """
-    if not hasattr(os, "getuid"):  # not POSIX: no owners and modes to check
-        path = _cache_dir()
-        path.mkdir(parents=True, exist_ok=True)
-        return path
-    path = Path(os.path.abspath(_cache_dir()))
-    try:
-        path.mkdir(parents=True, exist_ok=True, mode=0o700)
-        st = os.stat(path)
-    except OSError as exc:
-        raise KernelUnavailableError(
-            f"cannot use the kernel cache {path}: {exc.strerror or exc} (set FLATNESS_KERNEL_CACHE)"
-        ) from None
-    if st.st_uid != os.getuid() or not stat.S_ISDIR(st.st_mode):
-        why = "not a directory" if not stat.S_ISDIR(st.st_mode) else f"owned by uid {st.st_uid}"
-    else:
-        why = _unsafe(st, sticky_ok=False)
-    for parent in path.parents if not why else ():
-        reason = _unsafe(os.stat(parent), sticky_ok=True)
-        if reason:
-            why = f"{parent} above it is {reason}"
-            break
-    if why:
-        raise KernelUnavailableError(
-            f"the kernel cache {path} is refused: {why}; a library there could be planted by "
-            f"another user (set FLATNESS_KERNEL_CACHE to a directory only you can write)"
-        )
-    return path
-
-
-def _hash_path(path: Path) -> Path:
-    return path.with_name(path.name + ".sha256")
-
-
-def _sha256_fd(fd: int) -> str:
-    h = hashlib.sha256()
-    while chunk := os.read(fd, 1 << 20):
-        h.update(chunk)
-    return h.hexdigest()
-
-
-def _open_private(path: Path) -> int | None:
-    """A read-only descriptor of a cached file that only we can write; None if it is missing.
-
-    Raises:
-        KernelUnavailableError: for a link, a non-regular file, or one others can write.
-    """
-    try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        raise KernelUnavailableError(f"cannot open the cached {path}: {exc.strerror}") from None
-    st = os.fstat(fd)
-    why = "not a regular file" if not stat.S_ISREG(st.st_mode) else ""
-    if hasattr(os, "getuid"):
-        why = why or ("" if st.st_uid == os.getuid() else f"owned by uid {st.st_uid}")
-        why = why or _unsafe(st, sticky_ok=False)
-    if why:
-        os.close(fd)
-        raise KernelUnavailableError(
-            f"the cached kernel {path} is refused: {why} (delete it to rebuild)"
-        )
-    return fd
-
-
-def _load_verified(path: Path) -> ctypes.CDLL | None:
-    """Load a cached build only if its bytes hash to the hash recorded when it was built.
-
-    A missing or different hash (a truncated file, one written by someone else, or a build of
-    an older version without a hash) returns None: the caller rebuilds. The hash is computed on
-    the descriptor that is then loaded (``/proc/self/fd``), so the bytes checked are the bytes
-    mapped; a truncated library, which would otherwise kill the process with SIGBUS when a
-    page past its end is touched, never reaches ``dlopen``.
-    """
-    hfd = _open_private(_hash_path(path))
-    if hfd is None:
-        return None
-    try:
-        expected = os.read(hfd, 256).decode("ascii", errors="replace").strip()
-    finally:
-        os.close(hfd)
-    fd = _open_private(path)
-    if fd is None:
-        return None
-    try:
-        if _sha256_fd(fd) != expected:
-            os.close(fd)
-            return None
-        proc = f"/proc/self/fd/{fd}"
-        lib = ctypes.CDLL(proc if os.path.exists(proc) else str(path))
-    except BaseException:
-        os.close(fd)
-        raise
-    # kept open: the dynamic loader knows the library by the name /proc/self/fd/<fd>, and
-    # would hand it out again for a later library opened under a reused descriptor number
-    _LOADED_FDS.append(fd)
-    return lib
-
-
-_LOADED_FDS: list[int] = []
-
-
-def _cpu_signature() -> str:
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("flags"):
-                    return line.strip()
-    except OSError:
-        pass
-    return platform.processor()
-
-
-def _compiler() -> tuple[str, str]:
-    """The C compiler (``$CC``, ``cc`` or ``gcc``) and the first line of its ``--version``."""
-    cc = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
-    if not cc:
-        raise KernelUnavailableError("no C compiler found (set CC)")
-    try:
-        version = subprocess.run([cc, "--version"], capture_output=True, text=True, timeout=30)
-    except (OSError, subprocess.SubprocessError) as exc:
-        raise KernelUnavailableError(f"cannot run the C compiler {cc}: {exc}") from None
-    return cc, (version.stdout.splitlines()[0] if version.stdout else cc)
-
-
-def _cache_key(sources: dict, flags: tuple, cc_id: str, machine: str, cpu: str) -> str:
-    """16 hex digits of SHA-256 over every source file, the flags, compiler, machine and CPU."""
-    parts = [*(f"{name}\0{text}" for name, text in sorted(sources.items()))]
-    parts += [" ".join(flags), cc_id, machine, cpu]
-    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:16]
-
-
-#: Seconds one compiler call may take before the build is abandoned (about half a second of CPU
-#: per precision on this project's machine; a hung or very slow compiler must not hang training).
-COMPILE_TIMEOUT_S = 300.0
-
-
-def _run_compiler(cmd: list[str], cwd: str) -> subprocess.CompletedProcess:
-    """Run the compiler in its own process group, killed as a whole after the timeout."""
-    try:
-        proc = subprocess.Popen(
-            cmd,
-            cwd=cwd,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            start_new_session=True,
-        )
-    except OSError as exc:
-        raise KernelUnavailableError(f"cannot run the C compiler {cmd[0]}: {exc}") from None
-    try:
-        out, err = proc.communicate(timeout=COMPILE_TIMEOUT_S)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(OSError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.communicate()
-        raise KernelUnavailableError(
-            f"the C compiler {cmd[0]} did not finish within {COMPILE_TIMEOUT_S:g} s"
-        ) from None
-    return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
-
-
-def _build(cc: str, sources: dict, bits: int, flags: tuple, target: Path) -> None:
-    """Compile one precision into ``target``, with its SHA-256 beside it (``target.sha256``).
-
-    Built in a private temporary directory of the cache, from relative file names (so the
-    bytes do not depend on that directory's name), then renamed into place: the hash first,
-    the library second. A kill between the two leaves a library whose hash does not match,
-    which the next load rebuilds.
-    """
-    with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
-        for name, text in sources.items():
-            (Path(tmp) / name).write_text(text, encoding="utf-8")
-        out = Path(tmp) / target.name
-        for extra in (["-fopenmp"], []):  # OpenMP spreads runs over threads; optional
-            proc = _run_compiler(
-                [cc, *flags, f"-DREAL_BITS={bits}", *extra, SOURCES[0], "-o", out.name, "-lm"],
-                cwd=tmp,
-            )
-            if proc.returncode == 0 and out.exists():
-                break
-        else:
-            raise KernelUnavailableError(
-                f"building the C kernel failed: {proc.stderr.strip()[:500]}"
-            )
-        os.chmod(out, 0o700)
-        fd = os.open(out, os.O_RDONLY)
-        try:
-            digest = _sha256_fd(fd)
-        finally:
-            os.close(fd)
-        hash_tmp = Path(tmp) / "hash"
-        hash_tmp.write_text(digest + "\n", encoding="ascii")
-        os.chmod(hash_tmp, 0o600)
-        os.replace(hash_tmp, _hash_path(target))
-        os.replace(out, target)
-
-
 _KERNEL: Kernel | None = None
 
 
@@ -456,20 +226,13 @@ def load_kernel() -> Kernel:
     global _KERNEL
     if _KERNEL is not None:
         return _KERNEL
-    cc, cc_id = _compiler()
     sources = {name: source_text(name) for name in SOURCES}
-    flags = tuple(C_FLAGS)
-    key = _cache_key(sources, flags, cc_id, platform.machine(), _cpu_signature())
-    cache = private_cache_dir()
     fns, paths = {}, {}
     for sfx, bits in PRECISIONS.items():
-        path = cache / f"one_sam_{sfx}_{key}.so"
-        lib = _load_verified(path)
-        if lib is None:  # missing, or not what was built: build it (again)
-            _build(cc, sources, bits, flags, path)
-            lib = _load_verified(path)
-        if lib is None:
-            raise KernelUnavailableError(f"the kernel {path} changed while it was being loaded")
+        # missing, or not what was built (hash-checked): built (again) by load_library (note 7)
+        lib, path = load_library(
+            f"one_sam_{sfx}", sources, SOURCES[0], (f"-DREAL_BITS={bits}",), flags=C_FLAGS
+        )
         check_layout(lib)
         for name in (f"one_sam_{sfx}", f"one_sam_sweep_{sfx}"):
             fn = getattr(lib, name)

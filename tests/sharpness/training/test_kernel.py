@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+import sharpness._ckernel as ckernel
 import sharpness.training.kernels.one_sam as one_sam
 from constructions.architectures import MLP
 from sharpness.training.algorithms import TorchEngine, engine_for
@@ -165,9 +166,9 @@ def test_args_need_every_field_and_no_other():
 # --------------------------------------------------------------------------------------------
 def test_cache_key_changes_with_every_ingredient():
     base = ({"one_sam.c": "a", "one_sam.h": "b"}, ("-O3",), "gcc 12", "x86_64", "flags: avx2")
-    key = one_sam._cache_key(*base)
+    key = ckernel._cache_key(*base)
     assert re.fullmatch(r"[0-9a-f]{16}", key)
-    assert one_sam._cache_key(*base) == key
+    assert ckernel._cache_key(*base) == key
     variants = [
         ({"one_sam.c": "a ", "one_sam.h": "b"}, *base[1:]),  # the .c file
         ({"one_sam.c": "a", "one_sam.h": "b "}, *base[1:]),  # the header
@@ -176,7 +177,7 @@ def test_cache_key_changes_with_every_ingredient():
         (*base[:3], "aarch64", base[4]),
         (*base[:4], "flags: avx512f"),
     ]
-    keys = {one_sam._cache_key(*v) for v in variants}
+    keys = {ckernel._cache_key(*v) for v in variants}
     assert len(keys) == len(variants) and key not in keys
 
 
@@ -188,7 +189,7 @@ def test_a_cached_build_is_reused(monkeypatch):
         raise AssertionError("rebuilt a cached kernel")
 
     monkeypatch.setattr(one_sam, "_KERNEL", None)
-    monkeypatch.setattr(one_sam, "_build", no_build)
+    monkeypatch.setattr(ckernel, "_build", no_build)
     assert load_kernel().paths == one_sam._KERNEL.paths
 
 
@@ -214,7 +215,9 @@ def test_a_failing_build_raises_unavailable(monkeypatch, tmp_path):
     monkeypatch.setattr(one_sam, "_KERNEL", None)
     monkeypatch.setenv("CC", str(fake))
     monkeypatch.setenv("FLATNESS_KERNEL_CACHE", str(tmp_path / "cache"))
-    with pytest.raises(KernelUnavailableError, match="building the C kernel failed: boom"):
+    with pytest.raises(
+        KernelUnavailableError, match="building the C kernel one_sam.c failed: boom"
+    ):
         load_kernel()
     assert not list((tmp_path / "cache").glob("*.so"))
 
@@ -240,7 +243,7 @@ def private_cache(tmp_path, monkeypatch):
     cache = tmp_path / "cache"
     cache.mkdir(mode=0o700)
     for path in good.values():
-        for src in (path, one_sam._hash_path(path)):
+        for src in (path, ckernel._hash_path(path)):
             shutil.copy2(src, cache / src.name)
     marker = tmp_path / "marker"
     monkeypatch.setenv("FLATNESS_KERNEL_CACHE", str(cache))
@@ -248,12 +251,13 @@ def private_cache(tmp_path, monkeypatch):
     monkeypatch.setattr(one_sam, "_KERNEL", None)
     rebuilt = []
 
-    def rebuild(cc, sources, bits, flags, target):  # stands for the compiler: the good build
+    def rebuild(cc, sources, main, flags, target):  # stands for the compiler: the good build
         rebuilt.append(target.name)
-        for src in (good[f"f{bits}"], one_sam._hash_path(good[f"f{bits}"])):
+        bits = 64 if "-DREAL_BITS=64" in flags else 32
+        for src in (good[f"f{bits}"], ckernel._hash_path(good[f"f{bits}"])):
             shutil.copy2(src, target.parent / src.name)
 
-    monkeypatch.setattr(one_sam, "_build", rebuild)
+    monkeypatch.setattr(ckernel, "_build", rebuild)
     return {"cache": cache, "marker": marker, "rebuilt": rebuilt, "f64": cache / good["f64"].name}
 
 
@@ -274,10 +278,10 @@ def test_a_planted_library_is_never_loaded(tmp_path, private_cache, hash_file):
     target = private_cache["f64"]
     digest = _plant(tmp_path, target)
     if hash_file == "missing":
-        one_sam._hash_path(target).unlink()
+        ckernel._hash_path(target).unlink()
     elif hash_file != "kept":  # a matching hash, written by someone else: world-writable
-        one_sam._hash_path(target).write_text(digest + "\n")
-        one_sam._hash_path(target).chmod(0o666)
+        ckernel._hash_path(target).write_text(digest + "\n")
+        ckernel._hash_path(target).chmod(0o666)
     if hash_file == "of-the-planted-file-but-not-ours":
         with pytest.raises(KernelUnavailableError, match="writable by others"):
             load_kernel()
@@ -293,7 +297,7 @@ def test_a_planted_library_is_never_loaded(tmp_path, private_cache, hash_file):
 def test_a_cache_directory_others_can_write_is_refused(tmp_path, private_cache, where, capsys):
     target = private_cache["f64"]
     digest = _plant(tmp_path, target)
-    one_sam._hash_path(target).write_text(digest + "\n")  # even with a matching hash
+    ckernel._hash_path(target).write_text(digest + "\n")  # even with a matching hash
     opened = private_cache["cache"] if where == "cache" else tmp_path
     opened.chmod(0o777)
     try:
@@ -332,7 +336,7 @@ def test_a_hung_compiler_times_out(monkeypatch, tmp_path):
     )
     fake.chmod(0o755)
     monkeypatch.setattr(one_sam, "_KERNEL", None)
-    monkeypatch.setattr(one_sam, "COMPILE_TIMEOUT_S", 0.5)
+    monkeypatch.setattr(ckernel, "COMPILE_TIMEOUT_S", 0.5)
     monkeypatch.setenv("CC", str(fake))
     monkeypatch.setenv("FLATNESS_KERNEL_CACHE", str(tmp_path / "cache"))
     t0 = time.monotonic()
