@@ -130,6 +130,18 @@ def _require_simbn(net) -> None:
         raise ValueError(f"need a 2-MLP-Sim-BN network, got {net.arch.name}")
 
 
+def _twice_differentiable_inputs(net, X, y, check_kinks: bool):
+    """X and y as tensors of the net's dtype, after refusing (NonDifferentiableError) a point where
+    the Hessian does not exist, unless ``check_kinks`` is False."""
+    _require_simbn(net)
+    X, y = _tensors(net, X, y)
+    if check_kinks:
+        report = find_kinks_sim_bn(net, X, y)
+        if not report.twice_differentiable:
+            raise NonDifferentiableError(report)
+    return X, y
+
+
 def _tensors(net, X, y=None):
     X = as_tensor(X, net.dtype)
     if X.ndim != 2 or X.shape[1] != net.d:
@@ -239,12 +251,7 @@ def hessian_diagonal_sim_bn_jvp(net, X, y, *, check_kinks: bool = True) -> dict[
         NonDifferentiableError: at a fatal kink or a fatal degenerate statistic a_j = 0.
         ValueError: for shapes that do not fit, or a reference batch other than X.
     """
-    _require_simbn(net)
-    X, y = _tensors(net, X, y)
-    if check_kinks:
-        report = find_kinks_sim_bn(net, X, y)
-        if not report.twice_differentiable:
-            raise NonDifferentiableError(report)
+    X, y = _twice_differentiable_inputs(net, X, y, check_kinks)
     params = net.param_dict()
     n = X.shape[0]
     r = (neuron_outputs(params, X).sum(dim=1) - y).detach()
@@ -295,12 +302,7 @@ def hessian_diagonal_sim_bn(net, X, y, *, check_kinks: bool = True) -> dict[str,
         NonDifferentiableError: at a fatal kink or a fatal degenerate statistic a_j = 0.
         ValueError: for shapes that do not fit, or a reference batch other than X.
     """
-    _require_simbn(net)
-    X, y = _tensors(net, X, y)
-    if check_kinks:
-        report = find_kinks_sim_bn(net, X, y)
-        if not report.twice_differentiable:
-            raise NonDifferentiableError(report)
+    X, y = _twice_differentiable_inputs(net, X, y, check_kinks)
     with torch.no_grad():
         params = net.param_dict()
         n = X.shape[0]
@@ -332,12 +334,7 @@ def hessian_trace_sim_bn(net, X, y, *, check_kinks: bool = True) -> float:
         NonDifferentiableError: at a fatal kink or a fatal degenerate statistic a_j = 0.
         ValueError: for shapes that do not fit, or a reference batch other than X.
     """
-    _require_simbn(net)
-    X, y = _tensors(net, X, y)
-    if check_kinks:
-        report = find_kinks_sim_bn(net, X, y)
-        if not report.twice_differentiable:
-            raise NonDifferentiableError(report)
+    X, y = _twice_differentiable_inputs(net, X, y, check_kinks)
     with torch.no_grad():
         params = net.param_dict()
         n = X.shape[0]
