@@ -110,27 +110,39 @@ def dataset_from_arrays(X, y, description: str = "user arrays") -> Dataset:
 
 
 def load_dataset(path: str | os.PathLike) -> Dataset:
-    """Load ``X`` and ``y`` from an ``.npz`` file.
+    """Load ``X`` and ``y`` from an ``.npz`` file, safely.
+
+    The file must be a regular file (a named pipe or a device is refused before it is opened),
+    and its declared sizes are checked before anything is decompressed
+    (:func:`constructions.safe_npz.load_npz`: zip bombs, huge ``.npy`` headers, truncated or
+    CRC-corrupt archives, pickled objects). A single ``.npy`` array is told apart and refused
+    with a hint.
 
     Raises:
-        ValueError: if the file cannot be read, misses ``X`` or ``y``, or holds bad values.
+        ValueError: one line naming the file, if it cannot be read, misses ``X`` or ``y``, or
+            holds bad values (shapes, NaN or inf, non-numeric dtypes).
     """
+    from constructions.safe_npz import load_npz
+
     path = Path(path)
+    if not str(path).strip():
+        raise ValueError("dataset file path is empty")
+    if path.is_file():
+        try:
+            with open(path, "rb") as fh:
+                head = fh.read(6)
+        except OSError as exc:
+            raise ValueError(f"cannot read dataset file {path}: {exc.strerror or exc}") from None
+        if head == b"\x93NUMPY":
+            raise ValueError(
+                f"{path}: a single .npy array, not a dataset file: save both arrays with "
+                "np.savez(path, X=X, y=y)"
+            )
+    arrays = load_npz(path, what="dataset file")
+    missing = [k for k in ("X", "y") if k not in arrays]
+    if missing:
+        raise ValueError(f"{path}: missing array(s) {', '.join(missing)} (found {sorted(arrays)})")
     try:
-        with np.load(path, allow_pickle=False) as data:
-            missing = [k for k in ("X", "y") if k not in data.files]
-            if missing:
-                raise ValueError(
-                    f"{path}: missing array(s) {', '.join(missing)} (found {data.files})"
-                )
-            X, y = data["X"], data["y"]
-    except (OSError, EOFError) as exc:
-        raise ValueError(f"cannot read dataset file {path}: {exc}") from None
-    except ValueError as exc:
-        if str(exc).startswith(str(path)):
-            raise
-        raise ValueError(f"cannot read dataset file {path}: {exc}") from None
-    try:
-        return Dataset(X, y, description=f"loaded from {path}")
+        return Dataset(arrays["X"], arrays["y"], description=f"loaded from {path}")
     except ValueError as exc:
         raise ValueError(f"{path}: {exc}") from None

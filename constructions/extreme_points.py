@@ -20,6 +20,7 @@ Theorem 4.1: it needs 0 < epsilon < mu_i for every i.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -172,8 +173,13 @@ def certify_extreme_points(X) -> ExtremePointCertificate:
     c = np.zeros(d + 1)
     c[-1] = -1.0
     bounds = [(-1.0, 1.0)] * d + [(None, None)]
+    # Definition 4.1 is scale-invariant, HiGHS is not: data scaled by 1e20 are a "Model error"
+    # and by 1e-10 a margin below its tolerances (w = 0). The LP is solved on X / max|X| (a power
+    # of two, so the scaling is exact); the margins are recomputed on X itself below.
+    peak = float(np.max(np.abs(X)))
+    Xs = X if peak == 0 else X * 2.0 ** -math.frexp(peak)[1]
     for i in range(n):
-        D = X[i] - np.delete(X, i, axis=0)
+        D = Xs[i] - np.delete(Xs, i, axis=0)
         A_ub = np.hstack([-D, np.ones((n - 1, 1))])
         res = linprog(c, A_ub=A_ub, b_ub=np.zeros(n - 1), bounds=bounds, method="highs")
         if res.status != 0 or res.x is None:

@@ -152,8 +152,8 @@ def load_params(path, *, arch: str | None = None) -> ParamFile:
     if arch is not None and arch not in ARCH_KEYS:
         raise ValueError(f"arch must be one of {', '.join(ARCH_KEYS)}, got {arch!r}")
     path = Path(path)
-    if not path.is_file():
-        raise ValueError(f"{path}: no such file")
+    if not path.is_file():  # a FIFO or a device is refused before it is opened
+        raise ValueError(f"{path}: {'not a regular file' if path.exists() else 'no such file'}")
     fmt, raw = _read(path)
     if not raw:
         raise ValueError(f"{path}: the file holds no arrays")
@@ -222,10 +222,11 @@ def _read_zip(path: Path) -> tuple[ParamFormat, dict[str, object]]:
             f"{path}: a zip archive that is neither an .npz (members *.npy) nor a torch.save "
             f"file (member */data.pkl); it holds {odd!r}"
         )
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            raw = {k: data[k] for k in data.files}
-    except (OSError, EOFError, ValueError, zipfile.BadZipFile, KeyError) as exc:
+    from constructions.safe_npz import load_npz
+
+    try:  # declared sizes checked before anything is decompressed (zip bombs), CRC, no pickles
+        raw = load_npz(path, what="parameter file")
+    except ValueError as exc:
         raise ValueError(f"{path}: cannot read the .npz archive: {_one_line(exc)}") from None
     for k, v in raw.items():
         if not (np.issubdtype(v.dtype, np.floating) or np.issubdtype(v.dtype, np.integer)):

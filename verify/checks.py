@@ -8,6 +8,7 @@ closed forms.
 
 from __future__ import annotations
 
+import math
 from functools import cached_property
 
 import torch
@@ -130,6 +131,22 @@ class Evaluation:
         if self.hypercube_samples:
             return sampled_hypercube_error(self.net, self.hypercube_samples, seed=self.seed)
         return hypercube_error(self.net, max_points=self.max_points, progress=self.progress)
+
+    def nonfinite_result(self, name: str, expected) -> CheckResult | None:
+        """The failed row of a trace check whose trace overflowed to inf or NaN (an overflow is
+        not an exact trace), or None when the trace and ``expected`` are finite."""
+        values = [v for v in (self.trace, expected) if isinstance(v, float)]
+        if all(math.isfinite(v) for v in values):
+            return None
+        return CheckResult(
+            name=name,
+            passed=False,
+            value=self.trace,
+            expected=expected,
+            tolerance=self.tol.describe(),
+            detail="the trace or its bound is inf or NaN in float64 (overflow): not a value "
+            "that can be compared; rescale the data",
+        )
 
     def undefined_result(self, name: str, expected) -> CheckResult:
         """The failed row of a trace check where the Hessian does not exist (never differentiated
@@ -265,6 +282,9 @@ def check_trace_identity(ev: Evaluation) -> CheckResult:
     name = "Tr(H) = (2/n) sum ||grad f||^2 (Lemma 4.1)"
     if ev.trace is None:
         return ev.undefined_result(name, ev.lemma41)
+    bad = ev.nonfinite_result(name, ev.lemma41)
+    if bad is not None:
+        return bad
     ok = ev.tol.close(ev.trace, ev.lemma41)
     return CheckResult(
         name=name,
@@ -288,6 +308,9 @@ def check_trace_bound(ev: Evaluation, name: str | None = None, bound_note: str =
     name = name or (f"Tr(H) = lower bound (D={depth})" if depth else f"Tr(H) = {b.name}")
     if ev.trace is None:
         return ev.undefined_result(name, b.trace)
+    bad = ev.nonfinite_result(name, b.trace)
+    if bad is not None:
+        return bad
     ok = ev.tol.close(ev.trace, b.trace)
     gap = ev.trace - b.trace
     if ok:
@@ -295,9 +318,8 @@ def check_trace_bound(ev: Evaluation, name: str | None = None, bound_note: str =
     elif gap < 0:
         detail = f"trace BELOW the bound by {-gap:.3e}: the model does not interpolate, or the bound is wrong"
     else:
-        detail = (
-            f"trace exceeds the bound by {gap:.6g} (ratio {ev.trace / b.trace:.6g}): not flattest"
-        )
+        ratio = f" (ratio {ev.trace / b.trace:.6g})" if b.trace > 0 else " (the bound is 0)"
+        detail = f"trace exceeds the bound by {gap:.6g}{ratio}: not flattest"
     return CheckResult(
         name=name,
         passed=ok,
@@ -316,6 +338,9 @@ def check_bound_respected(
     b = ev.bound
     if ev.trace is None:
         return ev.undefined_result(name, b.trace)
+    bad = ev.nonfinite_result(name, b.trace)
+    if bad is not None:
+        return bad
     ok = ev.trace >= b.trace - ev.tol.allowed(b.trace)
     return CheckResult(
         name=name,

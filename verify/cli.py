@@ -108,6 +108,12 @@ COMMAND_INDEX: tuple[CommandInfo, ...] = (
         "rerun the paper's experiments (Figs. 1-11, Table 1's 3rd column): figures and verdicts",
         60,
     ),
+    CommandInfo(
+        "phase_diagram",
+        ("phase-diagram",),
+        "Chen et al. (2023) / Kou et al. (2023): test-error phase diagram, SGD beside SAM",
+        70,
+    ),
 )
 
 
@@ -142,9 +148,7 @@ COMMANDS: Mapping[str, ModuleType] = _Commands(COMMAND_INDEX)
 
 def add_claim_arguments(p: argparse.ArgumentParser) -> None:
     """The options shared by every claim (and by commands that run claims)."""
-    p.add_argument(
-        "--d", type=int, default=DEFAULT_D, help=f"input dimension (default {DEFAULT_D})"
-    )
+    p.add_argument("--d", type=int, default=None, help=f"input dimension (default {DEFAULT_D})")
     p.add_argument("--n", type=int, default=None, help="training-set size (default min(100, 2^d))")
     p.add_argument("--depth", type=int, default=2, help="number of layers D (default 2)")
     p.add_argument("--seed", type=int, default=0, help="seed of the P_xor sample (default 0)")
@@ -178,7 +182,7 @@ def add_claim_arguments(p: argparse.ArgumentParser) -> None:
         "--save",
         default=None,
         metavar="DIR",
-        help="write dataset.npz, params.npz and report.json into DIR",
+        help="write dataset.npz, params.npz and report.json into DIR, as one set (atomically)",
     )
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     p.add_argument(
@@ -213,34 +217,56 @@ def check_claim_arguments(args: argparse.Namespace) -> None:
     """Check the claim options that need no data, as :class:`~verify.config.ClaimConfig` would.
 
     Runs before the library (torch) is imported. The checks, and their messages, are those of
-    ``ClaimConfig`` in the same order (d and n are not checked with ``--data``, whose dataset
-    replaces them); ``--data`` must name an existing regular file (it is loaded later).
+    ``ClaimConfig`` in the same order; then the combinations that would silently ignore an option
+    are refused (``--d``/``--n`` with ``--data``, ``--hypercube-samples`` with ``--exact``),
+    ``--data`` must name an existing regular file (a named pipe is refused without being opened;
+    it is loaded later), and the cost of the request is estimated against
+    :data:`sharpness.limits.LIMITS` (with ``--data``, again once its size is known).
 
     Raises:
-        ValueError: naming the first bad value.
+        ValueError: naming the first bad value, combination or exceeded limit.
     """
+    from sharpness.limits import check_claim_request, check_regular_input_file
+
+    d = DEFAULT_D if getattr(args, "d", None) is None else args.d
     if args.data is None:
-        _at_least("d", args.d, 2)
+        _at_least("d", d, 2)
         if args.n is not None:
             _at_least("n", args.n, 1)
-            if (args.n - 1).bit_length() > args.d:  # n > 2^d, without building 2^d
+            if (args.n - 1).bit_length() > d:  # n > 2^d, without building 2^d
                 raise ValueError(
-                    f"n must be <= 2^d = {2**args.d} (distinct points of {{-1,1}}^{args.d}), "
+                    f"n must be <= 2^d = {_pow2(d)} (distinct points of {{-1,1}}^{d}), "
                     f"got n={args.n}"
                 )
+    elif getattr(args, "d", None) is not None or args.n is not None:
+        raise ValueError(
+            "--d and --n cannot be combined with --data: the dataset's shape gives d and n"
+        )
     _at_least("depth", args.depth, 2)
     _at_least("seed", args.seed, 0)
+    if args.seed > 2**63 - 1:  # verify.config.MAX_SEED (torch seeds are 64-bit)
+        raise ValueError(f"seed must be an integer <= {2**63 - 1}, got {args.seed}")
     if args.epsilon is not None:
         _positive("epsilon", args.epsilon)
     if args.hypercube_samples is not None:
         _at_least("hypercube_samples", args.hypercube_samples, 1)
     if args.ln_eps is not None:
         _positive("ln_eps", args.ln_eps)
+    if getattr(args, "exact", False) and args.hypercube_samples is not None:
+        raise ValueError(
+            "--hypercube-samples cannot be combined with --exact: the exact proof counts the "
+            "whole cube, a sample would be ignored"
+        )
     if args.data is not None:
-        if not os.path.exists(args.data):
-            raise ValueError(f"cannot read dataset file {args.data}: no such file")
-        if not os.path.isfile(args.data):
-            raise ValueError(f"cannot read dataset file {args.data}: not a regular file")
+        check_regular_input_file(args.data, "dataset file")
+    else:
+        n = (100 if d >= 7 else 2**d) if args.n is None else args.n  # verify.config.DEFAULT_N
+        check_claim_request(d=d, n=n, depth=args.depth, hypercube_samples=args.hypercube_samples)
+
+
+def _pow2(d: int) -> str:
+    """2^d as ClaimConfig writes it (an integer), as a power beyond int-to-str's digit limit."""
+    return str(2**d) if d <= 10_000 else f"2^{d}"
 
 
 def config_from_args(args: argparse.Namespace) -> ClaimConfig:
@@ -251,11 +277,16 @@ def config_from_args(args: argparse.Namespace) -> ClaimConfig:
     """
     check_claim_arguments(args)
     from constructions import load_dataset
+    from sharpness.limits import check_claim_request
     from verify.config import ClaimConfig
 
     dataset = load_dataset(args.data) if args.data else None
+    if dataset is not None:  # the size is known only now
+        check_claim_request(
+            d=dataset.d, n=dataset.n, depth=args.depth, hypercube_samples=args.hypercube_samples
+        )
     return ClaimConfig(
-        d=args.d,
+        d=DEFAULT_D if args.d is None else args.d,
         n=args.n,
         depth=args.depth,
         seed=args.seed,
@@ -287,6 +318,11 @@ def _claim_parser() -> argparse.ArgumentParser:
     p.add_argument("--list", action="store_true", help="list the claim ids and commands, and exit")
     p.add_argument("--version", action=VersionAction)
     add_claim_arguments(p)
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="with --save: replace DIR even though it holds other files (they are deleted)",
+    )
     return p
 
 
@@ -317,9 +353,14 @@ def _run(argv: Sequence[str]) -> int:
         raise UsageError("a claim id is required (see verify-theorem --list)")
     check_claim_id(args.claim)
     check_claim_arguments(args)
+    from verify.save import check_save_target, save_run
+
+    if args.save is not None:  # refused before the work, not after it
+        check_save_target(args.save, force=args.force)
+    elif args.force:
+        raise UsageError("--force applies to --save DIR only")
     # the request is well formed: now the library (torch, sympy) is imported
     from verify.registry import get_claim
-    from verify.save import save_run
 
     claim = get_claim(args.claim)
     config = config_from_args(args)
@@ -329,14 +370,33 @@ def _run(argv: Sequence[str]) -> int:
         run = get_exact_runner(claim.id)(claim.id, config)
     else:
         run = claim.run(config)
-    if args.save:
-        save_run(run, args.save)
     print(run.report.to_json() if args.json else run.report.format_text())
+    if args.save is not None:
+        sys.stdout.flush()  # the report stands even when the save fails (exit 2)
+        save_run(run, args.save, force=args.force)
     return EXIT_OK if run.report.passed else EXIT_FAILED
+
+
+def _environment_fault(exc: OSError) -> int:
+    """One line for a fault of the environment, exit code 2 (exit 3 is for bugs only)."""
+    if isinstance(exc, BrokenPipeError):  # e.g. piped into head: stop writing, quietly
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_USAGE
+    where = f" ({exc.filename})" if exc.filename else ""
+    print(
+        f"verify-theorem: error: environment fault{where}: {exc.strerror or exc} "
+        "(disk space, permissions or a device; not a bug in verify-theorem)",
+        file=sys.stderr,
+    )
+    return EXIT_USAGE
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``verify-theorem`` on ``argv`` (default ``sys.argv[1:]``); return the exit code."""
+    from sharpness._threads import use_one_thread  # small work on one thread (_threads.py)
+
+    use_one_thread()
     try:
         code = _run(sys.argv[1:] if argv is None else list(argv))
     except (UsageError, ValueError) as exc:
@@ -345,6 +405,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("verify-theorem: interrupted", file=sys.stderr)
         code = EXIT_INTERRUPTED
+    except OSError as exc:  # the environment (a full disk, permissions, a closed pipe), not a bug
+        code = _environment_fault(exc)
     except Exception as exc:  # a bug, not bad input: one line unless debugging
         if os.environ.get("VERIFY_THEOREM_DEBUG"):
             raise

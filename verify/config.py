@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
+
 from constructions import Dataset
 from constructions._checks import check_int, check_positive_float
 from constructions.construction import Form
@@ -16,8 +18,21 @@ DEFAULT_D = 10
 DEFAULT_N = 100  # the paper's n; capped at 2^d
 
 
+#: Largest seed: torch.manual_seed takes a 64-bit integer.
+MAX_SEED = 2**63 - 1
+
 #: Largest d for which the claims attempt the exact hypercube error by sub-cube pruning.
 MAX_PRUNED_D = 64
+
+
+def _check_magnitude(dataset: Dataset) -> None:
+    """Refuse data whose squares would take the traces near float64 overflow
+    (:data:`sharpness.limits.LIMITS`, "data magnitude"); tiny data are accepted (the LP of
+    Definition 4.1 is solved on rescaled points)."""
+    from sharpness.limits import LIMITS
+
+    peak = max(float(np.max(np.abs(dataset.X))), float(np.max(np.abs(dataset.y))))
+    LIMITS["data magnitude"].check(f"dataset {dataset.description}", peak)
 
 
 @dataclass(frozen=True, eq=False)
@@ -61,14 +76,17 @@ class ClaimConfig:
             object.__setattr__(self, "n", self.dataset.n)
         d = check_int("d", self.d, minimum=2)
         object.__setattr__(self, "d", d)
-        n = min(DEFAULT_N, 2**d) if self.n is None else check_int("n", self.n, minimum=1)
-        if self.dataset is None and n > 2**d:
+        # 2^d is never built for a large d (d = 10^12 would not finish)
+        default_n = DEFAULT_N if d > DEFAULT_N.bit_length() else min(DEFAULT_N, 2**d)
+        n = default_n if self.n is None else check_int("n", self.n, minimum=1)
+        if self.dataset is None and (n - 1).bit_length() > d:  # n > 2^d
             raise ValueError(
                 f"n must be <= 2^d = {2**d} (distinct points of {{-1,1}}^{d}), got n={n}"
             )
         object.__setattr__(self, "n", n)
         object.__setattr__(self, "depth", check_int("depth", self.depth, minimum=2))
-        object.__setattr__(self, "seed", check_int("seed", self.seed, minimum=0))
+        # torch seeds are 64-bit: a larger seed ends in "Overflow when unpacking long long"
+        object.__setattr__(self, "seed", check_int("seed", self.seed, minimum=0, maximum=MAX_SEED))
         if self.epsilon is not None:
             object.__setattr__(self, "epsilon", check_positive_float("epsilon", self.epsilon))
         object.__setattr__(self, "form", Form.parse(self.form))
@@ -82,6 +100,13 @@ class ClaimConfig:
         if self.ln_eps is not None:
             object.__setattr__(self, "ln_eps", check_positive_float("ln_eps", self.ln_eps))
         object.__setattr__(self, "exact", bool(self.exact))
+        if self.exact and self.hypercube_samples is not None:
+            raise ValueError(
+                "hypercube_samples cannot be combined with exact: the exact proof counts the "
+                "whole cube, a sample would be ignored"
+            )
+        if self.dataset is not None:
+            _check_magnitude(self.dataset)
 
     def describe(self) -> dict:
         out = {"d": self.d, "n": self.n, "depth": self.depth, "seed": self.seed, "form": self.form}

@@ -7,6 +7,7 @@ decide their uncertain points here.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -34,13 +35,19 @@ DEFAULT_MAX_OPEN = 1 << 14
 _SAMPLING_STREAM = 0x48C0BE
 
 
+def _approx_pow2(d: int) -> str:
+    """2^d to three digits, for any d (``f"{2**d:.3g}"`` overflows a float beyond d = 1023)."""
+    exponent = math.floor(d * math.log10(2))
+    return f"{10 ** (d * math.log10(2) - exponent):.3g}e+{exponent:02d}"
+
+
 class EnumerationTooLargeError(ValueError):
     """2^d points are more than the enumeration limit."""
 
     def __init__(self, d: int, limit: int, needed: int | None = None):
         self.d, self.limit, self.needed = d, limit, needed
         what = (
-            f"needs 2^{d} = {2**d:.3g} points"
+            f"needs 2^{d} = {_approx_pow2(d)} points"
             if needed is None
             else f"leaves {needed:.3g} points to enumerate after sub-cube pruning"
         )

@@ -6,7 +6,10 @@
 Metrics are appended to ``DIR/metrics.jsonl`` as they come (epoch, train loss, sharpness, test
 error and whether it is exact or an estimate); checkpoints go to ``DIR/checkpoint.npz``. Running
 the same command again resumes an interrupted run (Ctrl-C, SIGTERM or kill) and reuses a finished
-one; the numbers are the same as those of an uninterrupted run.
+one; the numbers are the same as those of an uninterrupted run. A larger ``--epochs`` (or a
+longer last phase) extends a finished run, as if it had been run that long in one go; any other
+change is refused. ``DIR/metadata.json`` records each session: timestamps, host, package
+versions, git commit, the configuration and the engine of each phase.
 
     sharpness-train --version
 
@@ -29,6 +32,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from sharpness._cli import VersionAction, show_progress
+from sharpness.limits import LIMITS
 
 if TYPE_CHECKING:
     from sharpness.training.runs import TrainConfig
@@ -191,6 +195,12 @@ def build_config(args: argparse.Namespace) -> TrainConfig:
     phase_over = {
         f: getattr(args, a) for a, f in _PHASE_FLAGS.items() if getattr(args, a) is not None
     }
+    for flag in ("epochs", "log_every", "eval_every", "batch_size", "width", "n", "test_samples"):
+        v = getattr(args, flag)
+        if v is not None and v < 1:  # before the defaults divide by them
+            raise ValueError(f"--{flag.replace('_', '-')} must be an integer >= 1, got {v}")
+    if args.seed is not None and not 0 <= args.seed < 2**63:  # torch seeds are 64-bit
+        raise ValueError(f"--seed must be an integer in [0, 2^63), got {args.seed}")
     if args.lr is not None and args.lr <= 0:
         raise ValueError(f"--lr must be > 0, got {args.lr}")
     for flag in ("rho", "wd", "label_noise"):
@@ -240,6 +250,37 @@ def build_config(args: argparse.Namespace) -> TrainConfig:
     return TrainConfig(**cfg_over)
 
 
+#: Most CPU threads accepted by --threads (sharpness.limits.LIMITS["threads"]).
+MAX_THREADS = int(LIMITS["threads"].value)
+
+
+def _check_out(out: str) -> None:
+    """Refuse an ``--out`` that cannot be a run directory, before any work: an empty name, or a
+    path that exists and is not a directory (``/dev/null``, a regular file, a pipe)."""
+    if not out or not out.strip():
+        raise ValueError("--out is empty: name the run directory, e.g. --out runs/mine")
+    if os.path.exists(out) and not os.path.isdir(out):
+        raise ValueError(f"--out {out} exists and is not a directory (name a run directory)")
+
+
+def _check_cost(config) -> None:
+    """The request's cost against :data:`sharpness.limits.LIMITS`, before any work."""
+    from sharpness.limits import check_train_request
+
+    check_train_request(
+        width=config.width,
+        depth=config.depth,
+        d=config.d,
+        n=config.n,
+        epochs=config.epochs,
+        batch_size=min(p.batch_size for p in config.phases),
+        log_every=config.log_every,
+        eval_every=config.eval_every,
+        test=config.test,
+        test_samples=config.test_samples,
+    )
+
+
 def _fmt(v):
     if v is None:
         return "n/a"
@@ -248,13 +289,18 @@ def _fmt(v):
 
 def _run(argv: Sequence[str]) -> int:
     args = parser().parse_args(argv)
-    if args.threads < 1:
-        raise ValueError(f"--threads must be >= 1, got {args.threads}")
+    if not 1 <= args.threads <= MAX_THREADS:
+        raise ValueError(f"--threads must be an integer in [1, {MAX_THREADS}], got {args.threads}")
+    _check_out(args.out)
     config = build_config(args)
+    _check_cost(config)
     import torch
 
-    from sharpness.training.runs import train
+    from sharpness.training.runs import extension_config, train
 
+    if args.log_every is None and args.eval_every is None and args.out.strip():
+        # --epochs larger than a finished run's extends it: keep its log/eval intervals
+        config = extension_config(config, args.out)
     torch.set_num_threads(args.threads)
     result = train(
         config,
@@ -290,8 +336,26 @@ def _run(argv: Sequence[str]) -> int:
     return EXIT_OK
 
 
+def _environment_fault(exc: OSError) -> int:
+    """One line for a fault of the environment, exit code 2 (exit 3 is for bugs only)."""
+    if isinstance(exc, BrokenPipeError):  # e.g. piped into head: stop writing, quietly
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_USAGE
+    where = f" ({exc.filename})" if exc.filename else ""
+    print(
+        f"sharpness-train: error: environment fault{where}: {exc.strerror or exc} "
+        "(disk space, permissions or a device; not a bug in sharpness-train)",
+        file=sys.stderr,
+    )
+    return EXIT_USAGE
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``sharpness-train`` on ``argv`` (default ``sys.argv[1:]``); return the exit code."""
+    from sharpness._threads import use_one_thread  # small work on one thread (_threads.py)
+
+    use_one_thread()
     try:
         code = _run(sys.argv[1:] if argv is None else list(argv))
     except (UsageError, ValueError) as exc:
@@ -303,6 +367,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         code = EXIT_INTERRUPTED
+    except OSError as exc:  # the environment (a full disk, permissions, a closed pipe), not a bug
+        code = _environment_fault(exc)
     except Exception as exc:  # a bug, not bad input
         if os.environ.get("VERIFY_THEOREM_DEBUG"):
             raise

@@ -36,7 +36,7 @@ def test_load_roundtrip_and_errors(tmp_path):
     with pytest.raises(ValueError, match="missing array"):
         load_dataset(tmp_path / "bad.npz")
     (tmp_path / "junk.npz").write_text("not a zip")
-    with pytest.raises(ValueError, match="cannot read"):
+    with pytest.raises(ValueError, match="junk.npz is corrupt"):
         load_dataset(tmp_path / "junk.npz")
     with pytest.raises(ValueError, match="cannot read"):
         load_dataset(tmp_path / "nope.npz")

@@ -207,3 +207,69 @@ def test_extreme_point_check_recertifies_a_given_certificate():
     broken = type(cert)(W, cert.margins, cert.method)
     result = check_extreme_points(ds, broken)
     assert not result.passed and result.value == "point 3"
+
+
+@pytest.mark.parametrize("bad", [math.inf, math.nan])
+def test_an_overflowed_trace_is_never_an_exact_trace(ds, bad):
+    # data scaled far up make the float64 trace inf (or NaN): the trace checks fail, with the
+    # reason, rather than comparing inf with inf
+    ev = Evaluation(memorizing_solution(ds, 2).network, ds)
+    ev.__dict__["trace"] = bad  # the cached value an overflow would leave
+    for check in (check_trace_identity, check_trace_bound, check_bound_respected):
+        r = check(ev)
+        assert not r.passed, check.__name__
+        assert "inf or NaN" in r.detail
+
+
+def test_all_labels_zero_give_a_result_not_a_division_by_zero():
+    ds0 = sample_xor(4, 6, seed=0)
+    zero = Dataset(ds0.X, 0 * ds0.y)
+    ev = Evaluation(memorizing_solution(ds0, 2).network, zero)  # f = y0 != 0: trace > bound 0
+    r = check_trace_bound(ev)
+    assert not r.passed and r.expected == 0 and "(the bound is 0)" in r.detail
+    assert check_bound_respected(ev).passed
+
+
+def test_interpolation_tolerance_is_relative_to_the_label():
+    # rtol scales with |y|: at labels of size 1000 a relative miss of 5e-10 (5e-7 absolute) is
+    # within rtol = 1e-9, and a relative miss of 5e-9 is not
+    ds0 = sample_xor(4, 6, seed=0)
+    big = Dataset(ds0.X, 1000 * ds0.y)
+    net = memorizing_solution(big, 2).network
+    for scale, ok in ((1 + 5e-10, True), (1 + 5e-9, False)):
+        params = dict(net.params)
+        params["W2"] = params["W2"] * scale
+        r = check_interpolation(Evaluation(type(net)(net.arch, params), big))
+        assert r.passed is ok, (scale, r.value)
+
+
+def test_reported_targets_are_the_statements(good):
+    # the expected column is what the paper states, not decoration: 0 residual, 0 violations,
+    # 0 fatal kinks
+    assert check_interpolation(good).expected == 0.0
+    assert check_memorization(good).expected == 0
+    assert check_differentiability(good).expected == 0
+
+
+def test_memorization_fails_where_it_is_not_defined(good, monkeypatch):
+    import verify.checks as checks_module
+
+    class NoMemorization:
+        def require(self, operation, arch=None):
+            raise ValueError("memorization (Def. 4.2) for this net: not defined")
+
+    monkeypatch.setattr(checks_module, "ops_for", lambda net: NoMemorization())
+    r = check_memorization(good)
+    assert not r.passed and r.value is None and r.expected == 0
+    assert "not defined" in r.detail
+
+
+def test_trace_bound_detail_says_which_side_of_the_bound(ds, good):
+    # Eq. (5) as printed (r = (d^2+1)^(1/4)) interpolates P_xor but is sharper than the bound
+    sharp = Evaluation(four_neuron_solution(ds.d, width=ds.n, form="printed").network, ds)
+    r = check_trace_bound(sharp)
+    assert not r.passed and "exceeds the bound" in r.detail and "(ratio " in r.detail
+    below = Evaluation(good.net, ds)
+    below.__dict__["trace"] = good.bound.trace * 0.5  # a trace below a true lower bound
+    r = check_trace_bound(below)
+    assert not r.passed and "BELOW the bound" in r.detail

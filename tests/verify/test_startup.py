@@ -245,11 +245,14 @@ def test_early_checks_raise_what_claim_config_raises(case):
     assert got == expected
 
 
-def test_early_checks_skip_d_and_n_with_data_and_need_a_regular_file(tmp_path):
+def test_early_checks_refuse_d_and_n_with_data_and_need_a_regular_file(tmp_path):
     path = tmp_path / "data.npz"
     path.write_bytes(b"not read by the early checks")
     args = argparse.Namespace(data=str(path), **{**GOOD, "d": 1, "n": 0})
-    cli.check_claim_arguments(args)  # the dataset replaces d and n
+    with pytest.raises(ValueError, match="--d and --n cannot be combined with --data"):
+        cli.check_claim_arguments(args)  # the dataset gives d and n: they would be ignored
+    args.d = args.n = None
+    cli.check_claim_arguments(args)
     args.depth = 1
     with pytest.raises(ValueError, match="depth must be an integer >= 2, got 1"):
         cli.check_claim_arguments(args)

@@ -14,6 +14,7 @@ the scales are described in :mod:`verify.experiments.panels`.
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 from sharpness._cli import show_progress
@@ -44,10 +45,17 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
+    from sharpness.limits import check_experiment_request
+
     if args.seeds < 1:
         raise ValueError(f"--seeds must be an integer >= 1, got {args.seeds}")
     if args.threads < 1:
         raise ValueError(f"--threads must be an integer >= 1, got {args.threads}")
+    if not args.out.strip():
+        raise ValueError("--out is empty: name the run directory root, e.g. --out runs/figs")
+    if os.path.exists(args.out) and not os.path.isdir(args.out):
+        raise ValueError(f"--out {args.out} exists and is not a directory")
+    check_experiment_request(seeds=args.seeds, threads=args.threads)  # before any work
     from verify.experiments import RunSettings, run_experiment, run_third_column
 
     settings = RunSettings(

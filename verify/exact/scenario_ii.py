@@ -12,7 +12,12 @@ from __future__ import annotations
 import numpy as np
 import sympy as sp
 
-from constructions import sample_xor
+from constructions import (
+    certify_extreme_points,
+    four_neuron_solution,
+    memorizing_solution,
+    sample_xor,
+)
 from constructions.symbolic import (
     exact_four_neuron_solution,
     exact_memorizing_solution,
@@ -79,6 +84,58 @@ def extreme_point_check(margins) -> CheckResult:
         value=_s(margin),
         expected="> 0",
         tolerance=PROOF,
+        detail=detail,
+        kind="symbolic",
+    )
+
+
+#: Most units in the last place between a float weight and its exact value, in ulps of the
+#: largest |entry| of the weight's array (so a small entry computed by a difference of large ones
+#: is not held to its own ulp). Eq. (5)'s float path rounds twice per weight (a float power such
+#: as (d+1)**0.25 within 1 ulp, then one product or division, 1/2 ulp); the memorizing weights
+#: measured at most 1.05 ulps (d = 5, n = 10). A perturbation of r by a factor 1 + 1e-5 is about
+#: 4.5e10 ulps.
+FLOAT_WEIGHT_ULPS = 4
+
+
+def float_weights_check(float_params, exact_params) -> CheckResult:
+    """The float path's network is the exact construction, rounded: every float weight lies
+    within :data:`FLOAT_WEIGHT_ULPS` ulps (of its array's largest entry) of its exact value,
+    proven with :func:`exact_sign`.
+
+    This ties ``--exact`` to what the float run verifies: a construction whose float weights
+    were built differently (e.g. r scaled by 1 + 1e-5 in Eq. (5), which the float trace check,
+    rtol 1e-9, cannot see) fails here.
+    """
+    worst, where, bad = 0.0, "", []
+    for name, E in exact_params.items():
+        F = np.asarray(float_params[name].detach().cpu().numpy(), dtype=np.float64)
+        F = F.reshape(E.rows, E.cols)
+        peak = float(np.max(np.abs(F))) if F.size else 0.0
+        ulp = float(np.spacing(peak)) if peak else float(np.nextafter(0.0, 1.0))
+        h = sp.Rational(FLOAT_WEIGHT_ULPS) * sp.Rational(ulp)
+        for (a, b), f in np.ndenumerate(F):
+            e = E[a, b]
+            diff = sp.Rational(float(f)) - e
+            if exact_sign(diff - h) > 0 or exact_sign(diff + h) < 0:
+                bad.append(f"{name}[{a},{b}] = {float(f)!r} vs exact {e}")
+                continue
+            off = abs(float(sp.N(diff, 20))) / ulp
+            if off > worst:
+                worst, where = off, f"{name}[{a},{b}]"
+    detail = (
+        f"every float weight within {FLOAT_WEIGHT_ULPS} ulps (of its array's largest entry) of "
+        "the exact construction "
+        f"(worst {worst:.3g} ulps at {where or 'none'}; the float run verifies this network)"
+        if not bad
+        else f"{len(bad)} float weight(s) are not the exact construction rounded, e.g. {bad[0]}"
+    )
+    return CheckResult(
+        name="float weights = exact construction, rounded",
+        passed=not bad,
+        value=len(bad),
+        expected=0,
+        tolerance=f"{FLOAT_WEIGHT_ULPS} ulps, proven",
         detail=detail,
         kind="symbolic",
     )
@@ -240,7 +297,15 @@ def run_exact(claim_id: str, config: ClaimConfig) -> ClaimRun:
         )
         margin = cons.parameters["min_margin"]
         eps = cons.parameters["epsilon"]
+        floats = memorizing_solution(
+            dataset,
+            depth,
+            directions=certify_extreme_points(dataset.X),
+            epsilon=config.epsilon,
+            form=config.form,
+        )  # what the float run (verify.claims.theorem_4_1) builds
         checks = [
+            float_weights_check(floats.network.params, cons.params),
             separation,
             CheckResult(
                 name="epsilon < min margin (exact)",
@@ -296,7 +361,9 @@ def run_exact(claim_id: str, config: ClaimConfig) -> ClaimRun:
             dataset.X, d, width=max(n, 4), depth=depth, form=config.form
         )
         mistakes = exact_hypercube_errors(cons.arch, cons.params, d)
+        floats = four_neuron_solution(d, width=max(n, 4), depth=depth, form=config.form)
         checks = [
+            float_weights_check(floats.network.params, cons.params),
             interpolation_check(cons),
             pattern_check(cons, one_hot=False),
             *trace_checks(cons, depth),

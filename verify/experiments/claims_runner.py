@@ -20,8 +20,8 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from verify.experiments.table1 import TABLE1, reproduce_second_column
 from verify.claim_index import claims_of
+from verify.experiments.table1 import TABLE1, reproduce_second_column
 from verify.registry import CLAIMS
 from verify.report import CheckResult, ClaimReport
 from verify.save import save_run
