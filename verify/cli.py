@@ -18,14 +18,21 @@ from __future__ import annotations
 import argparse
 import importlib
 import math
-import os
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from types import ModuleType
 from typing import TYPE_CHECKING
 
-from sharpness._cli import VersionAction, show_progress
+from sharpness._cli import (
+    EXIT_FAILED,
+    EXIT_OK,
+    OneLineParser,
+    UsageError,
+    VersionAction,
+    run_main,
+    show_progress,
+)
 from verify.claim_index import CLAIM_IDS, CLAIM_INDEX, check_claim_id
 
 if TYPE_CHECKING:
@@ -40,20 +47,13 @@ __all__ = [
     "main",
 ]
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_BUG, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
 #: ``verify.config.DEFAULT_D``, repeated here so that ``--help`` needs no import of the library
 #: (tests/verify/test_startup.py keeps the two equal).
 DEFAULT_D = 10
 
 
-class UsageError(Exception):
-    """Bad usage: reported as one line on stderr with exit code 2."""
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str):  # one line, exit 2, no usage dump
-        raise UsageError(message)
+_Parser = OneLineParser  # one line, exit 2, no usage dump
 
 
 # --- subcommands -----------------------------------------------------------------------------
@@ -377,47 +377,9 @@ def _run(argv: Sequence[str]) -> int:
     return EXIT_OK if run.report.passed else EXIT_FAILED
 
 
-def _environment_fault(exc: OSError) -> int:
-    """One line for a fault of the environment, exit code 2 (exit 3 is for bugs only)."""
-    if isinstance(exc, BrokenPipeError):  # e.g. piped into head: stop writing, quietly
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        return EXIT_USAGE
-    where = f" ({exc.filename})" if exc.filename else ""
-    print(
-        f"verify-theorem: error: environment fault{where}: {exc.strerror or exc} "
-        "(disk space, permissions or a device; not a bug in verify-theorem)",
-        file=sys.stderr,
-    )
-    return EXIT_USAGE
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``verify-theorem`` on ``argv`` (default ``sys.argv[1:]``); return the exit code."""
-    from sharpness._threads import use_one_thread  # small work on one thread (_threads.py)
-
-    use_one_thread()
-    try:
-        code = _run(sys.argv[1:] if argv is None else list(argv))
-    except (UsageError, ValueError) as exc:
-        print(f"verify-theorem: error: {exc}", file=sys.stderr)
-        code = EXIT_USAGE
-    except KeyboardInterrupt:
-        print("verify-theorem: interrupted", file=sys.stderr)
-        code = EXIT_INTERRUPTED
-    except OSError as exc:  # the environment (a full disk, permissions, a closed pipe), not a bug
-        code = _environment_fault(exc)
-    except Exception as exc:  # a bug, not bad input: one line unless debugging
-        if os.environ.get("VERIFY_THEOREM_DEBUG"):
-            raise
-        print(
-            f"verify-theorem: internal error ({type(exc).__name__}: {exc}); "
-            "rerun with VERIFY_THEOREM_DEBUG=1 for the traceback",
-            file=sys.stderr,
-        )
-        code = EXIT_BUG
-    sys.stdout.flush()
-    return code
+    return run_main("verify-theorem", _run, argv)
 
 
 if __name__ == "__main__":

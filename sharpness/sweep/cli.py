@@ -18,26 +18,22 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import signal
 import sys
-import threading
 from collections.abc import Sequence
 
-from sharpness._cli import VersionAction, show_progress
+from sharpness._cli import (
+    EXIT_FAILED,
+    EXIT_OK,
+    OneLineParser,
+    UsageError,
+    VersionAction,
+    run_main,
+    show_progress,
+)
 
 __all__ = ["main", "parser"]
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_BUG, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
-
-
-class UsageError(Exception):
-    """Bad usage: one line on stderr, exit 2."""
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str):
-        raise UsageError(message)
+_Parser = OneLineParser
 
 
 def parser() -> argparse.ArgumentParser:
@@ -94,43 +90,16 @@ def _run(argv: Sequence[str]) -> int:
     return EXIT_FAILED if result.failed else EXIT_OK
 
 
-def _terminate(signum, frame):
-    raise KeyboardInterrupt
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run ``sharpness-sweep`` on ``argv`` (default ``sys.argv[1:]``); return the exit code."""
-    from sharpness._threads import use_one_thread
-
-    use_one_thread()
-    main_thread = threading.current_thread() is threading.main_thread()
-    if main_thread:  # SIGTERM stops cleanly, as Ctrl-C does
-        previous = signal.signal(signal.SIGTERM, _terminate)
-    try:
-        code = _run(sys.argv[1:] if argv is None else list(argv))
-    except (UsageError, ValueError) as exc:
-        print(f"sharpness-sweep: error: {exc}", file=sys.stderr)
-        code = EXIT_USAGE
-    except KeyboardInterrupt:
-        print(
-            "sharpness-sweep: interrupted; finished cells are saved, rerun to compute the rest",
-            file=sys.stderr,
-        )
-        code = EXIT_INTERRUPTED
-    except Exception as exc:  # a bug, not bad input
-        if os.environ.get("VERIFY_THEOREM_DEBUG"):
-            raise
-        print(
-            f"sharpness-sweep: internal error ({type(exc).__name__}: {exc}); "
-            "rerun with VERIFY_THEOREM_DEBUG=1 for the traceback",
-            file=sys.stderr,
-        )
-        code = EXIT_BUG
-    finally:
-        if main_thread:
-            signal.signal(signal.SIGTERM, previous)
-    sys.stdout.flush()
-    return code
+    """Run ``sharpness-sweep`` on ``argv`` (default ``sys.argv[1:]``); return the exit code.
+    SIGTERM stops it as Ctrl-C does: finished cells are kept."""
+    return run_main(
+        "sharpness-sweep",
+        _run,
+        argv,
+        interrupted="interrupted; finished cells are saved, rerun to compute the rest",
+        sigterm=True,
+    )
 
 
 if __name__ == "__main__":

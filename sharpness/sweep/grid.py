@@ -151,7 +151,8 @@ def expand_grid(axes: dict[str, list[Any]]) -> list[Cell]:
     Raises:
         GridError: naming the first cell whose options are refused and why.
     """
-    from sharpness.training.cli import UsageError, build_config, parser
+    from sharpness._cli import UsageError
+    from sharpness.training.cli import build_config, parser
 
     options = grid_options()
     names = list(axes)

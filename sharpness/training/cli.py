@@ -31,7 +31,13 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from sharpness._cli import VersionAction, show_progress
+from sharpness._cli import (
+    EXIT_OK,
+    OneLineParser,
+    VersionAction,
+    run_main,
+    show_progress,
+)
 from sharpness.limits import LIMITS
 
 if TYPE_CHECKING:
@@ -39,7 +45,6 @@ if TYPE_CHECKING:
 
 __all__ = ["build_config", "main", "parser"]
 
-EXIT_OK, EXIT_USAGE, EXIT_BUG, EXIT_INTERRUPTED = 0, 2, 3, 130
 
 # sharpness.training.runs.ARCHITECTURES, ALGORITHMS and PRESETS (the panels of Table 2), repeated
 # so that the parser is built without importing torch; tests/sharpness/training/test_cli.py
@@ -77,13 +82,7 @@ PRESETS = (
 )
 
 
-class UsageError(Exception):
-    """Bad usage: reported as one line on stderr with exit code 2."""
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str):
-        raise UsageError(message)
+_Parser = OneLineParser
 
 
 def parser() -> argparse.ArgumentParser:
@@ -336,50 +335,14 @@ def _run(argv: Sequence[str]) -> int:
     return EXIT_OK
 
 
-def _environment_fault(exc: OSError) -> int:
-    """One line for a fault of the environment, exit code 2 (exit 3 is for bugs only)."""
-    if isinstance(exc, BrokenPipeError):  # e.g. piped into head: stop writing, quietly
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        return EXIT_USAGE
-    where = f" ({exc.filename})" if exc.filename else ""
-    print(
-        f"sharpness-train: error: environment fault{where}: {exc.strerror or exc} "
-        "(disk space, permissions or a device; not a bug in sharpness-train)",
-        file=sys.stderr,
-    )
-    return EXIT_USAGE
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``sharpness-train`` on ``argv`` (default ``sys.argv[1:]``); return the exit code."""
-    from sharpness._threads import use_one_thread  # small work on one thread (_threads.py)
-
-    use_one_thread()
-    try:
-        code = _run(sys.argv[1:] if argv is None else list(argv))
-    except (UsageError, ValueError) as exc:
-        print(f"sharpness-train: error: {exc}", file=sys.stderr)
-        code = EXIT_USAGE
-    except KeyboardInterrupt:
-        print(
-            "sharpness-train: interrupted; checkpoint saved, rerun the same command to resume",
-            file=sys.stderr,
-        )
-        code = EXIT_INTERRUPTED
-    except OSError as exc:  # the environment (a full disk, permissions, a closed pipe), not a bug
-        code = _environment_fault(exc)
-    except Exception as exc:  # a bug, not bad input
-        if os.environ.get("VERIFY_THEOREM_DEBUG"):
-            raise
-        print(
-            f"sharpness-train: internal error ({type(exc).__name__}: {exc}); "
-            "rerun with VERIFY_THEOREM_DEBUG=1 for the traceback",
-            file=sys.stderr,
-        )
-        code = EXIT_BUG
-    sys.stdout.flush()
-    return code
+    return run_main(
+        "sharpness-train",
+        _run,
+        argv,
+        interrupted="interrupted; checkpoint saved, rerun the same command to resume",
+    )
 
 
 if __name__ == "__main__":
