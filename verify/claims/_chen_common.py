@@ -110,3 +110,25 @@ def check_interpolates(name: str, train_errors) -> CheckResult:
 
 def mean(xs) -> float:
     return float(np.mean(list(xs)))
+
+
+def sgd_error_checks(runs: dict, flip: float, margin: float, *, above: bool) -> list:
+    """Per cell ((d, n, mu) -> runs): SGD interpolates, and its test error is >= p + margin
+    (``above``, harmful) or <= p + margin (benign) in every seed."""
+    checks = []
+    sign = ">=" if above else "<="
+    for (d, n, mu), cell in runs.items():
+        tag = f"d={d}, n={n}, ||mu||={mu:g}, ratio {ratio(d, n, mu):.3g}"
+        checks.append(
+            check_interpolates(f"SGD interpolates [{tag}]", [r.train_error for r in cell])
+        )
+        checks.append(
+            check_error_bound(
+                f"SGD test error {sign} p + {margin} [{tag}]",
+                errors(cell),
+                flip + margin,
+                above=above,
+                detail=f"Bayes error p = {flip}",
+            )
+        )
+    return checks

@@ -24,15 +24,7 @@ CELLS = ((200, 20, 4.0), (200, 20, 6.0))
 
 def evaluate(runs: dict, flip: float) -> list:
     """The checks, from measured runs ((d, n, mu) -> runs); pure, so a test can break them."""
-    checks = []
-    for (d, n, mu), cell in runs.items():
-        tag = f"d={d}, n={n}, ||mu||={mu:g}, ratio {cc.ratio(d, n, mu):.3g}"
-        checks.append(cc.check_interpolates(f"SGD interpolates [{tag}]",
-                                            [r.train_error for r in cell]))  # fmt: skip
-        checks.append(cc.check_error_bound(
-            f"SGD test error <= p + {cc.EPSILON} [{tag}]", cc.errors(cell), flip + cc.EPSILON,
-            above=False, detail=f"Bayes error p = {flip}"))  # fmt: skip
-    return checks
+    return cc.sgd_error_checks(runs, flip, cc.EPSILON, above=False)
 
 
 def run(config: ClaimConfig) -> ClaimRun:

@@ -31,15 +31,8 @@ SWEEP_SEEDS = 2  #: repeats per sweep cell (the claim stays under ~15 s on one c
 
 
 def evaluate(runs: dict, flip: float) -> list:
-    checks = []
-    for (d, n, mu), cell in runs.items():
-        tag = f"d={d}, n={n}, ||mu||={mu:g}, ratio {cc.ratio(d, n, mu):.3g}"
-        checks.append(cc.check_interpolates(f"SGD interpolates [{tag}]",
-                                            [r.train_error for r in cell]))  # fmt: skip
-        checks.append(cc.check_error_bound(
-            f"SGD test error >= p + {cc.HARMFUL} [{tag}]", cc.errors(cell), flip + cc.HARMFUL,
-            above=True, detail=f"Bayes error p = {flip}"))  # fmt: skip
-    return checks
+    """The checks, from measured runs ((d, n, mu) -> runs); pure, so a test can break them."""
+    return cc.sgd_error_checks(runs, flip, cc.HARMFUL, above=True)
 
 
 def check_exponent(name: str, value, interval, predicted: float) -> CheckResult:
