@@ -154,3 +154,27 @@ def test_binomial_cdf_against_math():
     assert appendix_a2._binom_cdf(4, 1) == pytest.approx(5 / 16)
     assert appendix_a2._binom_cdf(4, -1) == 0.0
     assert appendix_a2._binom_cdf(4, 10) == 1.0
+
+
+def test_lemma_a5_chebyshev_step_by_hand():
+    """Independent of the entry's sympy: mpmath at d = 1, the case's first integer n (about 445
+    digits, every one exact at 600 digits of working precision)."""
+    import mpmath
+
+    from verify.errata.appendix_a2 import lemma_a5_chebyshev
+
+    d = 1
+    with mpmath.workdps(600):
+        for delta in (mpmath.mpf("0.5"), mpmath.mpf("1e-6")):
+            n = mpmath.floor(delta / 2 * mpmath.exp(1024 * d)) + 1
+            assert mpmath.log(2 * n / delta) > 1024 * d  # inside the case
+            printed_rhs = 2048 * d**2 * mpmath.exp(-1024 * d) * delta
+            assert 2048 * d**2 / n > printed_rhs  # the printed step fails
+            assert 2048 * d**2 / n <= 4096 * d**2 * mpmath.exp(-1024 * d) / delta  # corrected
+        star = 64 * mpmath.sqrt(2) * d * mpmath.exp(-512 * d)
+        assert mpmath.almosteq(
+            4096 * d**2 * mpmath.exp(-1024 * d) / star, star / 2, rel_eps=mpmath.mpf("1e-500")
+        )
+    e = lemma_a5_chebyshev()
+    assert e.kind is ErratumClass.PROOF_GAP
+    assert e.holds_as_printed is False and e.corrected_holds is True

@@ -94,6 +94,45 @@ def lemma_a10_cauchy_schwarz() -> ErrataEntry:
     )
 
 
+def lemma_a5_chebyshev() -> ErrataEntry:
+    """Proof of Lemma A.5, the case log(2n/delta) > 1024 d: "2048 d^2/n <= 2048 d^2 exp(-1024 d)
+    delta <= delta/2". The case gives n > (delta/2) e^{1024 d}, i.e. 1/n < 2 e^{-1024 d}/delta:
+    delta is on the other side of the fraction. Checked exactly in sympy (in log space: the
+    numbers are e^{1024 d})."""
+    d, delta, n = sp.symbols("d delta n", positive=True)
+    (n0,) = sp.solve(sp.Eq(sp.log(2 * n / delta), 1024 * d), n)  # the case's smallest n
+    lhs = 2048 * d**2 / n0  # the printed chain's left side there ...
+    rhs = 2048 * d**2 * sp.exp(-1024 * d) * delta  # ... and what it claims to be below
+    gap = sp.simplify(sp.expand_log(sp.log(lhs) - sp.log(rhs), force=True))
+    samples = [(dd, sp.Rational(1, 10**k)) for dd in (1, 10, 30) for k in (0, 1, 6)]
+    printed_fails = all(bool(gap.subs({d: dd, delta: dl}) > 0) for dd, dl in samples)
+    # corrected: 2048 d^2/n < 4096 d^2 e^{-1024 d}/delta, which is <= delta/2 exactly when
+    # delta >= delta* = 64 sqrt(2) d e^{-512 d} (equality at delta*, decreasing in delta)
+    bound = sp.simplify(2048 * d**2 * 2 * sp.exp(-1024 * d) / delta)
+    dstar = 64 * sp.sqrt(2) * d * sp.exp(-512 * d)
+    at_star = sp.simplify(bound.subs(delta, dstar) - dstar / 2) == 0
+    decreasing = bool(sp.simplify(sp.diff(bound, delta)).is_negative)
+    star1 = float(sp.log(dstar.subs(d, 1), 10))
+    return ErrataEntry(
+        "Lemma A.5 (proof of the upper bound, the case log(2n/delta) > 1024 d)",
+        "Pr((1/n) sum ||x_i||^2 > 3d/2) <= 4 Var(||x||^2)/(d^2 n) <= 2048 d^2/n "
+        "<= 2048 d^2 exp(-1024 d) delta <= delta/2",
+        not printed_fails,
+        "the case gives n > (delta/2) e^{1024 d}, so 2048 d^2/n < 4096 d^2 e^{-1024 d}/delta, "
+        "which is <= delta/2 exactly when delta >= delta* = 64 sqrt(2) d e^{-512 d}; the printed "
+        "chain would need n >= e^{1024 d}/delta. For delta >= delta* (at d = 1, delta* = "
+        f"10^{star1:.0f}) Lemma A.5's upper bound survives as stated; below delta* this step does "
+        "not close (a sub-exponential Bernstein bound for ||x||^2 would be needed)",
+        bool(at_star and decreasing),
+        "sympy, exact. At the case's smallest n, log(2048 d^2/n) - log(2048 d^2 e^{-1024 d} "
+        f"delta) simplifies to {gap}, > 0 for every delta in (0, 1] (checked at d in "
+        "{1, 10, 30}, delta in {1, 0.1, 1e-6}): the printed inequality fails at the start of the "
+        "case. The corrected bound 4096 d^2 e^{-1024 d}/delta equals delta/2 at delta* and "
+        "decreases in delta.",
+        kind=ErratumClass.PROOF_GAP,
+    )
+
+
 def lemma_a6_covering() -> ErrataEntry:
     # Lemma A.9: an eps-covering of the sphere has fewer than (2/eps + 1)^d points
     a9 = 2 * 64 + 1
@@ -187,6 +226,7 @@ def theorem_a1_truncated_loss() -> ErrataEntry:
 
 ORDER = 102
 ENTRIES = [
+    lemma_a5_chebyshev,
     lemma_a6_covering,
     lemma_a8_rademacher,
     lemma_a10_cauchy_schwarz,
