@@ -1,5 +1,6 @@
 """Chen et al. (2023) / Kou et al. (2023): GD, SGD and SAM on the signal-noise CNN, batched."""
 
+from sharpness.signal_noise.metrics import metrics_records, write_metrics
 from sharpness.signal_noise.presets import Preset, PresetName, preset
 from sharpness.signal_noise.trainer import (
     Algorithm,
@@ -27,6 +28,8 @@ __all__ = [
     # results
     "BatchResult",
     "RunResult",
+    "metrics_records",
+    "write_metrics",
     # presets
     "Preset",
     "PresetName",

@@ -106,6 +106,8 @@ class TrainConfig:
         n_test: test examples per run.
         dtype: float32 or float64.
         record_every: steps between diagnostic records (the last step is always recorded).
+        record_test_error: also measure the test error at every record (on the run's one test
+            sample; :attr:`RunResult.test_history`), for the per-run metrics records.
     """
 
     algorithm: Algorithm = Algorithm.SGD
@@ -124,6 +126,7 @@ class TrainConfig:
     n_test: int = 1000
     dtype: torch.dtype = torch.float32
     record_every: int = 10
+    record_test_error: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "algorithm", Algorithm(self.algorithm))
@@ -194,6 +197,7 @@ class RunResult:
         train_error: final training error (against the observed labels).
         max_gamma, max_rho: at the end.
         history: step -> (max gamma, max |rho|, train loss), at the recorded steps (step 0 too).
+        test_history: (step, test error) at the same steps, where ``record_test_error``; else ().
         network: the trained network (float64 copy).
         init_network: the initial network.
         data: the training set.
@@ -210,6 +214,7 @@ class RunResult:
     network: SignalNoiseNetwork
     init_network: SignalNoiseNetwork
     data: object = field(repr=False)
+    test_history: tuple[tuple[int, float], ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)
@@ -334,6 +339,7 @@ def _train_chunk(keys: list[RunKey], config: TrainConfig) -> list[RunResult]:  #
     rows = torch.arange(R)[:, None]
     order: torch.Tensor | None = None
     history: list[list[tuple[int, float, float, float]]] = [[] for _ in keys]
+    test_history: list[list[tuple[int, float]]] = [[] for _ in keys]
 
     def record(step: int) -> None:
         loss = loss_and_gradient(arch, W, b, Xp, y).loss
@@ -341,6 +347,11 @@ def _train_chunk(keys: list[RunKey], config: TrainConfig) -> list[RunResult]:  #
         mr = _max_rho(rho, is_sig, k0.data.sharing)
         for r in range(R):
             history[r].append((step, float(mg[r]), float(mr[r]), float(loss[r])))
+        if config.record_test_error:
+            te, _ = _test_error(arch, W, b, [k.data for k in keys], config.n_test,
+                                [s[1] for s in seeds])  # fmt: skip
+            for r in range(R):
+                test_history[r].append((step, float(te[r])))
 
     record(0)
     per_epoch = math.ceil(n / B)
@@ -400,6 +411,7 @@ def _train_chunk(keys: list[RunKey], config: TrainConfig) -> list[RunResult]:  #
                 max_gamma=history[r][-1][1],
                 max_rho=history[r][-1][2],
                 history=tuple(history[r]),
+                test_history=tuple(test_history[r]),
                 network=SignalNoiseNetwork(arch, p),
                 init_network=SignalNoiseNetwork(arch, p0),
                 data=datas[r],

@@ -5,9 +5,18 @@ Chen et al. (2023), GD/SGD beside SAM (:mod:`verify.experiments.phase_diagram`).
 
 ``--json`` prints one object with a ``rows`` list (one row per cell and algorithm: d, n, mu_norm,
 algorithm, repeats, test_error, train_loss, max_gamma, max_rho, final_trace, ...), the measured
-boundary and the fitted exponents. ``--save DIR`` writes ``phase_diagram.csv``,
-``phase_diagram.json`` and ``heat_map.png`` into a new (or empty) DIR, all or nothing.
-Exit codes: 0 done, 2 bad input.
+boundary and the fitted exponents.
+
+``--save DIR`` (a new or empty DIR, or one a previous ``--save`` wrote) resumes: each (d, n,
+algorithm) batch's rows go to ``DIR/cells.csv`` as soon as the batch is done, keyed by a hash of
+the cell's full configuration (``cell_key``; the configuration itself in ``config``), and a rerun
+trains only the cells whose key is not there yet (options that differ make new keys, so one DIR
+can hold several requests). At the end ``phase_diagram.csv`` (this request's rows, in grid order),
+``phase_diagram.json`` and ``heat_map.png`` are written, each atomically. ``--metrics`` adds
+each trained cell's per-run records (step, epoch, train loss, max gamma, max |rho|, test error)
+as ``DIR/metrics/<cell_key>.jsonl``. A progress bar over the
+batches is shown on a terminal only (not with ``--json`` or ``--no-progress``).
+Exit codes: 0 done, 2 bad input (nothing written).
 """
 
 from __future__ import annotations
@@ -15,8 +24,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import shutil
-import sys
 import tempfile
 from pathlib import Path
 
@@ -39,6 +46,9 @@ def add_arguments(p) -> None:
     p.add_argument("--no-trace", action="store_true", help="skip the final Hessian traces")
     p.add_argument("--json", action="store_true", help="print one JSON object with a rows list")
     p.add_argument("--save", default=None, metavar="DIR", help="write CSV, JSON and heat map")
+    p.add_argument("--metrics", action="store_true",
+                   help="with --save: per-run records (epoch, train loss, max gamma, max |rho|, "
+                        "test error) in DIR/metrics/<cell_key>.jsonl")  # fmt: skip
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
 
@@ -79,13 +89,39 @@ def parse_grid(text: str, name: str, *, integer: bool) -> tuple:
     return tuple(sorted({round(v, 10) for v in vals}))
 
 
+#: the resume table in a --save DIR, and every file a --save DIR may hold
+CELLS_TABLE = "cells.csv"
+METRICS_DIR = "metrics"
+SAVE_FILES = frozenset({CELLS_TABLE, CELLS_TABLE + ".lock", "phase_diagram.csv",
+                        "phase_diagram.json", "heat_map.png", METRICS_DIR})  # fmt: skip
+
+
 def _check_save(target: str) -> Path:
     path = Path(target)
-    if path.exists() and (not path.is_dir() or any(path.iterdir())):
-        raise ValueError(f"--save {target}: exists and is not an empty directory")
+    if path.exists():
+        if not path.is_dir():
+            raise ValueError(f"--save {target}: exists and is not a directory")
+        other = sorted(f.name for f in path.iterdir() if f.name not in SAVE_FILES
+                       and not f.name.startswith(f".{CELLS_TABLE}."))  # fmt: skip
+        if other:
+            raise ValueError(f"--save {target}: not an empty directory nor one a previous "
+                             f"phase-diagram --save wrote (holds {other[0]!r})")  # fmt: skip
     if not path.resolve().parent.is_dir():
         raise ValueError(f"--save {target}: the parent directory does not exist")
     return path
+
+
+def _atomic(path: Path, write) -> None:
+    """``write(tmp)`` into a temporary file beside ``path``, then moved over it."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
 
 
 def _text(diagram) -> str:
@@ -123,6 +159,8 @@ def run(args) -> int:
         bad = [a for a in names if a not in ("gd", "sgd", "sam")]
         if bad or not names:
             raise ValueError(f"--algorithms must list gd, sgd or sam, got {args.algorithms!r}")
+    if args.metrics and not args.save:
+        raise ValueError("--metrics needs --save DIR (the records go to DIR/metrics/)")
     save = _check_save(args.save) if args.save else None
     # the request is well formed: now torch is imported
     from sharpness._cli import show_progress
@@ -135,36 +173,26 @@ def run(args) -> int:
     d_grid, n_grid = d_grid or pre.d_grid, n_grid or pre.n_grid
     mu_grid = mu_grid or pre.mu_grid
     repeats = args.repeats or pre.repeats
-    progress = None
-    if show_progress(args):
-
-        def progress(done, total):
-            print(f"\rphase-diagram: {done}/{total} batches", end="", file=sys.stderr, flush=True)
-
+    table = save / CELLS_TABLE if save is not None else None
     diagram = run_phase_diagram(pre, d_grid=d_grid, n_grid=n_grid, mu_grid=mu_grid,
                                 repeats=repeats, algorithms=algs, seed=args.seed,
-                                traces=not args.no_trace, progress=progress)  # fmt: skip
-    if progress:
-        print(file=sys.stderr)
+                                traces=not args.no_trace, table=table,
+                                metrics=save / METRICS_DIR if args.metrics else None,
+                                progress=show_progress(args))  # fmt: skip
     out = diagram.to_dict()
     if args.json:
         print(json.dumps(out, sort_keys=True, indent=1, allow_nan=False))
     else:
         print(_text(diagram))
     if save is not None:
-        parent = save.resolve().parent
-        tmp = Path(tempfile.mkdtemp(prefix=f".{save.name}.new-", dir=parent))
-        os.chmod(tmp, 0o755)
-        try:
-            write_table(diagram, tmp / "phase_diagram.csv")
-            (tmp / "phase_diagram.json").write_text(json.dumps(out, sort_keys=True, indent=1))
-            draw_heat_maps(diagram, tmp / "heat_map.png", patches=pre.patches, sigma_p=pre.sigma_p)
-            if save.exists():
-                save.rmdir()  # empty (checked above)
-            os.replace(tmp, save)
-        finally:
-            if tmp.exists():
-                shutil.rmtree(tmp, ignore_errors=True)
+        save.mkdir(exist_ok=True)
+        _atomic(save / "phase_diagram.csv", lambda p: write_table(diagram, p))
+        _atomic(save / "phase_diagram.json",
+                lambda p: p.write_text(json.dumps(out, sort_keys=True, indent=1)))  # fmt: skip
+        _atomic(save / "heat_map.png",
+                lambda p: draw_heat_maps(diagram, p, patches=pre.patches, sigma_p=pre.sigma_p))  # fmt: skip
         if not args.json:
-            print(f"  saved: {save}/phase_diagram.csv, phase_diagram.json, heat_map.png")
+            print(f"  saved: {save}/phase_diagram.csv, phase_diagram.json, heat_map.png; "
+                  f"{diagram.computed} cells trained, {diagram.reused} read back from "
+                  f"{CELLS_TABLE}")  # fmt: skip
     return 0

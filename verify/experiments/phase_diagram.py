@@ -16,20 +16,24 @@ Everything is one table of rows (one per cell and algorithm, averaged over the r
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from sharpness.signal_noise import Algorithm, Preset, RunKey, train_batched
+from sharpness.signal_noise import Algorithm, Preset, RunKey, train_batched, write_metrics
 
 __all__ = [
     "BoundaryFit",
     "PhaseDiagram",
     "boundary_points",
+    "cell_config",
+    "cell_key",
     "draw_heat_maps",
     "fit_boundary",
     "run_phase_diagram",
@@ -72,7 +76,9 @@ class PhaseDiagram:
     fits: tuple[BoundaryFit, ...]
     boundaries: dict
     seconds: float
-    runs: int
+    runs: int  #: runs trained by this call
+    computed: int = 0  #: cells trained by this call
+    reused: int = 0  #: cells read back from the resume table
 
     def to_dict(self) -> dict:
         return {
@@ -81,6 +87,8 @@ class PhaseDiagram:
             "boundary": self.boundaries,
             "fits": [f.to_dict() for f in self.fits],
             "runs": self.runs,
+            "cells_computed": self.computed,
+            "cells_reused": self.reused,
             "seconds": self.seconds,
             "seconds_per_run": self.seconds / max(self.runs, 1),
         }
@@ -97,6 +105,101 @@ def _final_trace(run) -> float | None:
         return None
 
 
+#: the columns of a row, in order (ints, the algorithm's name, then floats); the trace columns
+#: only where traces are computed
+INT_COLUMNS = ("d", "n", "repeats")
+ROW_COLUMNS = ("d", "n", "mu_norm", "algorithm", "repeats", "test_error", "test_error_sd",
+               "clean_test_error", "bayes_error", "train_loss", "train_error", "max_gamma",
+               "max_rho", "snr")  # fmt: skip
+TRACE_COLUMNS = ("final_trace", "trace_defined")
+#: the resume table's extra columns: the cell's key (a hash of its configuration) and the
+#: configuration itself as JSON
+KEY_COLUMN = "cell_key"
+CONFIG_COLUMN = "config"
+
+
+def _plain(obj) -> dict:
+    """A frozen dataclass's fields as JSON-able values (enums by value, dtypes by name)."""
+    import dataclasses
+    import enum
+
+    out = {}
+    for f in dataclasses.fields(obj):
+        v = getattr(obj, f.name)
+        if isinstance(v, enum.Enum):
+            v = v.value
+        elif not isinstance(v, bool | int | float | str | type(None)):
+            v = str(v)
+        out[f.name] = v
+    return out
+
+
+def cell_config(preset: Preset, algorithm: Algorithm, *, d: int, n: int, mu: float,
+                repeats: int, seed: int, traces: bool) -> str:  # fmt: skip
+    """The full configuration of one cell as canonical JSON: the preset's name, every training
+    option of the algorithm, every data option, n, the repeats, the seed and whether traces are
+    computed. Grid options other than the cell's own (d, n, ||mu||) do not enter: a cell's numbers
+    depend on its configuration alone (every run is seeded by its key)."""
+    cfg = {
+        "preset": preset.name.value,
+        "algorithm": Algorithm(algorithm).value,
+        "train": _plain(preset.config(algorithm)),
+        "data": _plain(preset.data(d, mu)),
+        "n": int(n),
+        "repeats": int(repeats),
+        "seed": int(seed),
+        "traces": bool(traces),
+    }
+    return json.dumps(cfg, sort_keys=True, allow_nan=False)
+
+
+def cell_key(config: str) -> str:
+    """The key of a cell: the first 20 hex digits of the SHA-256 of its configuration's JSON."""
+    return hashlib.sha256(config.encode()).hexdigest()[:20]
+
+
+def _row_from_table(rec: dict, traces: bool) -> dict:
+    """A row read back from the resume table, with the types and columns of a fresh one."""
+
+    def num(v):
+        if v is None or (isinstance(v, float) and math.isnan(v)):
+            return None
+        return float(v)
+
+    row = {}
+    for c in ROW_COLUMNS + (TRACE_COLUMNS if traces else ()):
+        v = rec.get(c)
+        if c == "algorithm":
+            row[c] = str(v)
+        elif c in INT_COLUMNS or c == "trace_defined":
+            row[c] = int(v)
+        else:
+            row[c] = num(v)
+    return row
+
+
+def _load_cache(table: Path | None) -> dict[str, dict]:
+    """cell_key -> the table's record (empty without a table).
+
+    Raises:
+        ValueError: the file is not a phase diagram's resume table.
+    """
+    from sharpness.sweep.table import read_table
+
+    if table is None or not table.exists():
+        return {}
+    try:
+        frame = read_table(table)
+    except Exception as exc:  # a damaged file: one line, not a traceback
+        raise ValueError(f"{table}: not a readable CSV table ({type(exc).__name__})") from None
+    if frame.empty:
+        return {}
+    missing = [c for c in (KEY_COLUMN, *ROW_COLUMNS) if c not in frame.columns]
+    if missing:
+        raise ValueError(f"{table}: not a phase-diagram table (no column(s) {missing})")
+    return {str(r[KEY_COLUMN]): r for r in frame.to_dict("records")}
+
+
 def run_phase_diagram(
     preset: Preset,
     *,
@@ -107,30 +210,74 @@ def run_phase_diagram(
     algorithms: Sequence[Algorithm] | None = None,
     seed: int = 0,
     traces: bool = True,
-    progress: Callable[[int, int], None] | None = None,
+    table: Path | None = None,
+    metrics: Path | None = None,
+    progress: bool = False,
 ) -> PhaseDiagram:
-    """Train every (d, n, ||mu||, algorithm, repeat), one batch per (d, n, algorithm)."""
+    """Train every (d, n, ||mu||, algorithm, repeat), one batch per (d, n, algorithm).
+
+    With ``table`` (a ``.csv`` path), each batch's rows are written there as soon as the batch
+    is done (:func:`sharpness.sweep.table.write_rows`, keyed by :func:`cell_key`), and a cell
+    whose key is already there is read back instead of trained: a killed run resumes, and a
+    rerun with the same options trains nothing. With ``metrics`` (a folder), every trained cell's
+    per-run records (:mod:`sharpness.signal_noise.metrics`: step, epoch, train loss, max gamma,
+    max |rho|, test error at every record) go to ``metrics/<cell_key>.jsonl``, before its row is
+    written to ``table``; the test error along the way is part of the configuration (new keys).
+    ``progress`` shows a bar over the batches.
+
+    Raises:
+        ValueError: ``repeats`` < 1, or ``table`` is not a phase-diagram table.
+    """
+    from tqdm.auto import tqdm
+
+    from sharpness.sweep.table import write_rows
+
     if repeats < 1:
         raise ValueError(f"repeats must be an integer >= 1, got {repeats}")
     algorithms = tuple(algorithms or preset.algorithms)
+    if metrics is not None:
+        from dataclasses import replace
+
+        preset = replace(preset, train=replace(preset.train, record_test_error=True))
+    cache = _load_cache(table)
     rows: list[dict] = []
     t0 = time.perf_counter()
     total = len(d_grid) * len(n_grid) * len(algorithms)
-    done = runs = 0
-    for alg in algorithms:
-        cfg = preset.config(alg)
-        for n in n_grid:
-            for d in d_grid:
-                keys = [RunKey(data=preset.data(d, mu), n=n, repeat=r, seed=seed)
-                        for mu in mu_grid for r in range(repeats)]  # fmt: skip
-                res = train_batched(keys, cfg).runs
-                runs += len(res)
-                for i, mu in enumerate(mu_grid):
-                    cell = res[i * repeats : (i + 1) * repeats]
-                    rows.append(_row(preset, d, n, mu, alg, cell, traces))
-                done += 1
-                if progress:
-                    progress(done, total)
+    runs = computed = reused = 0
+    bar = tqdm(total=total, unit="batch", desc="phase-diagram", disable=not progress)
+    try:
+        for alg in algorithms:
+            cfg = preset.config(alg)
+            for n in n_grid:
+                for d in d_grid:
+                    confs = [cell_config(preset, alg, d=d, n=n, mu=mu, repeats=repeats,
+                                         seed=seed, traces=traces) for mu in mu_grid]  # fmt: skip
+                    ids = [cell_key(c) for c in confs]
+                    todo = [i for i, k in enumerate(ids) if k not in cache]
+                    fresh: dict[int, dict] = {}
+                    if todo:
+                        keys = [RunKey(data=preset.data(d, mu_grid[i]), n=n, repeat=r, seed=seed)
+                                for i in todo for r in range(repeats)]  # fmt: skip
+                        res = train_batched(keys, cfg).runs
+                        runs += len(res)
+                        for j, i in enumerate(todo):
+                            cell = res[j * repeats : (j + 1) * repeats]
+                            fresh[i] = _row(preset, d, n, mu_grid[i], alg, cell, traces)
+                            if metrics is not None:
+                                extra = {KEY_COLUMN: ids[i], "d": d, "n": n,
+                                         "mu_norm": float(mu_grid[i]), "algorithm": alg.value}  # fmt: skip
+                                write_metrics(metrics / f"{ids[i]}.jsonl", cell, cfg, extra=extra)
+                        if table is not None:
+                            write_rows([{KEY_COLUMN: ids[i], CONFIG_COLUMN: confs[i]} | fresh[i]
+                                        for i in todo], table, key=KEY_COLUMN)  # fmt: skip
+                    computed += len(todo)
+                    reused += len(ids) - len(todo)
+                    for i, k in enumerate(ids):
+                        rows.append(fresh[i] if i in fresh else _row_from_table(cache[k], traces))
+                    bar.set_postfix(computed=computed, reused=reused, refresh=False)
+                    bar.update(1)
+    finally:
+        bar.close()
     seconds = time.perf_counter() - t0
     bounds, fits = {}, []
     for alg in algorithms:
@@ -138,7 +285,8 @@ def run_phase_diagram(
         bounds[alg.value] = [{"d": d, "n": n, "mu_star": m} for (d, n), m in sorted(pts.items())]
         fits.append(fit_boundary(pts, alg.value))
     return PhaseDiagram(preset=preset.name.value, rows=tuple(rows), fits=tuple(fits),
-                        boundaries=bounds, seconds=seconds, runs=runs)  # fmt: skip
+                        boundaries=bounds, seconds=seconds, runs=runs, computed=computed,
+                        reused=reused)  # fmt: skip
 
 
 def _row(preset, d, n, mu, alg, cell, traces) -> dict:
