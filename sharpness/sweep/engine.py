@@ -20,7 +20,8 @@ loses at most the cells in flight, and those resume from their last checkpoint. 
 ``row.json`` but missing from the table (a kill between the two writes) is put back on rerun.
 On a cluster, the workers write the cell folders at the same absolute path: put DIR on a
 filesystem they share for in-flight checkpoints to survive a lost worker; the rows and the table
-are written by the client either way.
+are written by the client either way. A caller may name each cell's run directory instead
+(``run_dirs``: the figure commands keep ``PANEL/seedK``); ``row.json`` then lives there.
 
 **Threads.** Each worker is one process with one thread (``threads_per_worker=1``, and
 :func:`sharpness._threads.use_one_thread` in the task): N cells on N cores, no oversubscription
@@ -37,7 +38,7 @@ import os
 import socket
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -181,16 +182,17 @@ def _cached_row(cell_dir: Path, key: str) -> dict | None:
 class _Recorder:
     """Client side: writes each finished cell's row.json and table row, counts, shows progress."""
 
-    def __init__(self, out: Path, total: int, cached: int, progress: bool):
+    def __init__(self, out: Path, dirs: dict[str, Path], total: int, cached: int, progress: bool):
         from tqdm.auto import tqdm
 
         self.out = out
+        self.dirs = dirs
         self.computed = 0
         self.errors: list[str] = []
         self.bar = tqdm(total=total, initial=cached, unit="cell", disable=not progress)
 
     def done(self, key: str, row: dict) -> None:
-        _write_json_atomic(self.out / CELLS_DIR / key / ROW_FILE, row)
+        _write_json_atomic(self.dirs[key] / ROW_FILE, row)
         write_rows([row], self.out, key="cell")
         self.computed += 1
         self.bar.update(1)
@@ -200,9 +202,9 @@ class _Recorder:
         self.bar.update(1)
 
 
-def _run_local_serial(todo, out, recorder, cell_fn):
+def _run_local_serial(todo, dirs, recorder, cell_fn):
     for cell in todo:
-        run_dir = str(out / CELLS_DIR / cell.key)
+        run_dir = str(dirs[cell.key])
         try:
             row = cell_fn(cell.key, cell.config.to_dict(), run_dir)
         except (KeyboardInterrupt, SystemExit):
@@ -243,13 +245,13 @@ def _client(workers: int, cluster: str | None):
         yield client
 
 
-def _run_dask(todo, out, recorder, cell_fn, workers, cluster):
+def _run_dask(todo, dirs, recorder, cell_fn, workers, cluster):
     from distributed import as_completed
 
     with _client(workers, cluster) as client:
         keys, futures = {}, []
         for cell in todo:
-            run_dir = str((out / CELLS_DIR / cell.key).resolve())
+            run_dir = str(dirs[cell.key].resolve())
             fut = client.submit(
                 cell_fn,
                 cell.key,
@@ -272,6 +274,24 @@ def _run_dask(todo, out, recorder, cell_fn, workers, cluster):
             raise
 
 
+def _cell_dirs(cells, out: Path, run_dirs) -> dict[str, Path]:
+    """Each cell's run directory: ``run_dirs[key]`` when given (checked: one per cell, distinct,
+    non-empty), else ``out/cells/<key>``."""
+    if run_dirs is None:
+        return {cell.key: out / CELLS_DIR / cell.key for cell in cells}
+    if not isinstance(run_dirs, Mapping):
+        raise ValueError(f"run_dirs must map cell keys to directories, got {run_dirs!r}")
+    dirs: dict[str, Path] = {}
+    for cell in cells:
+        where = run_dirs.get(cell.key)
+        if where is None or not str(where).strip():
+            raise ValueError(f"run_dirs names no directory for cell {cell.key}")
+        dirs[cell.key] = Path(where)
+    if len({d.resolve() for d in dirs.values()}) != len(dirs):
+        raise ValueError("run_dirs gives two cells the same directory")
+    return dirs
+
+
 def run_sweep(
     cells: Sequence[Cell],
     out: str | os.PathLike[str],
@@ -280,6 +300,7 @@ def run_sweep(
     cluster: str | None = None,
     progress: bool = False,
     cell_fn: Callable[[str, dict, str], dict] = run_cell,
+    run_dirs: Mapping[str, str | os.PathLike[str]] | None = None,
 ) -> SweepResult:
     """Run the cells not yet cached in ``out``; return the counts and the table's path.
 
@@ -291,9 +312,12 @@ def run_sweep(
         cluster: a Dask scheduler's address (``tcp://host:8786``) instead of a local cluster.
         progress: a bar over cells.
         cell_fn: runs one cell (tests replace it); must be importable by the workers.
+        run_dirs: the run directory of each cell, by cell key, instead of ``out/cells/<key>``
+            (the figure commands keep their ``PANEL/seedK`` layout this way); the cell's
+            ``row.json`` (its cache entry) is written there, and the table is still ``out``'s.
 
     Raises:
-        ValueError: for bad ``workers``/``cluster``, or an unreachable scheduler.
+        ValueError: for bad ``workers``/``cluster``/``run_dirs``, or an unreachable scheduler.
     """
     if workers is not None and (
         isinstance(workers, bool) or not isinstance(workers, int) or workers < 0
@@ -307,7 +331,10 @@ def run_sweep(
         )
     t0 = time.perf_counter()
     out = Path(out)
-    (out / CELLS_DIR).mkdir(parents=True, exist_ok=True)
+    dirs = _cell_dirs(cells, out, run_dirs)
+    out.mkdir(parents=True, exist_ok=True)
+    if run_dirs is None:
+        (out / CELLS_DIR).mkdir(exist_ok=True)
     table = table_path(out)
     try:
         in_table = set(read_table(out)["cell"].astype(str))
@@ -315,7 +342,7 @@ def run_sweep(
         in_table = set()
     todo, restore = [], []
     for cell in cells:
-        row = _cached_row(out / CELLS_DIR / cell.key, cell.key)
+        row = _cached_row(dirs[cell.key], cell.key)
         if row is None:
             todo.append(cell)
         elif cell.key not in in_table:
@@ -323,15 +350,15 @@ def run_sweep(
     if restore:  # rows whose table write a kill interrupted
         write_rows(restore, out, key="cell")
     cached = len(cells) - len(todo)
-    recorder = _Recorder(out, len(cells), cached, progress)
+    recorder = _Recorder(out, dirs, len(cells), cached, progress)
     try:
         for cell in todo:
-            (out / CELLS_DIR / cell.key).mkdir(exist_ok=True)
+            dirs[cell.key].mkdir(parents=True, exist_ok=True)
         if todo and workers == 0:
-            _run_local_serial(todo, out, recorder, cell_fn)
+            _run_local_serial(todo, dirs, recorder, cell_fn)
         elif todo:
             n = min(len(todo), workers or default_workers())
-            _run_dask(todo, out, recorder, cell_fn, n, cluster)
+            _run_dask(todo, dirs, recorder, cell_fn, n, cluster)
     finally:
         recorder.bar.close()
     if not table.exists():  # a sweep with nothing to compute still has a table

@@ -8,7 +8,9 @@ PDF, and checks the paper's qualitative claims as verdicts with their numbers (t
 minimization algorithms generalize") with its evidence (:mod:`verify.experiments.table1`).
 
 Runs live in ``OUT/SCALE/PANEL/seedK`` and are reused when finished (resumed when interrupted);
-the scales are described in :mod:`verify.experiments.panels`.
+the scales are described in :mod:`verify.experiments.panels`. ``--workers N`` / ``--cluster
+ADDRESS`` train the (panel, seed) runs as cells of the sweep engine (:mod:`sharpness.sweep`, Dask)
+instead of in this process; the table of final metrics is ``OUT/SCALE/FIGURE/results.csv``.
 """
 
 from __future__ import annotations
@@ -35,6 +37,19 @@ def add_arguments(p) -> None:
     p.add_argument("--out", default="runs/experiments", metavar="DIR", help="run directory root")
     p.add_argument("--threads", type=int, default=1, help="CPU threads for the kernels (default 1)")
     p.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        metavar="N",
+        help="train the runs on a local Dask cluster of N one-thread processes "
+        "(default 0: in this process, with --threads)",
+    )
+    p.add_argument(
+        "--cluster",
+        metavar="ADDRESS",
+        help="train the runs on a running Dask scheduler, tcp://host:port",
+    )
+    p.add_argument(
         "--no-train",
         action="store_true",
         help="report on the runs already in DIR (finished or not) without training",
@@ -51,6 +66,12 @@ def run(args) -> int:
         raise ValueError(f"--seeds must be an integer >= 1, got {args.seeds}")
     if args.threads < 1:
         raise ValueError(f"--threads must be an integer >= 1, got {args.threads}")
+    if args.workers is not None and args.cluster is not None:
+        raise ValueError("give --workers (a local cluster) or --cluster (an address), not both")
+    if args.workers is not None and args.workers < 0:
+        raise ValueError(f"--workers must be an integer >= 0, got {args.workers}")
+    if args.cluster is not None and not args.cluster.strip():
+        raise ValueError("--cluster is empty: give a scheduler address, e.g. tcp://host:8786")
     if not args.out.strip():
         raise ValueError("--out is empty: name the run directory root, e.g. --out runs/figs")
     if os.path.exists(args.out) and not os.path.isdir(args.out):
@@ -65,6 +86,8 @@ def run(args) -> int:
         threads=args.threads,
         train=not args.no_train,
         progress=show_progress(args, quiet_with_json=False),
+        workers=None if args.cluster is not None else (args.workers or 0),
+        cluster=args.cluster,
     )
     if args.command == "table1":
         report, table = run_third_column(settings)
