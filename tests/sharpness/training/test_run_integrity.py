@@ -15,24 +15,9 @@ import numpy as np
 import pytest
 
 import sharpness.training.runs as runs
-from sharpness.training.runs import Phase, TrainConfig, load_run, train
+from sharpness.training.runs import Phase, load_run, train
 from tests.sharpness.training.test_kernel import needs_c
-
-
-def small(**kw):
-    base = dict(
-        arch="bias",
-        algo="sam",
-        phases=(Phase(6, 0.05, 0.1),),
-        width=8,
-        d=5,
-        n=10,
-        seed=1,
-        log_every=1,
-        eval_every=2,
-    )
-    base.update(kw)
-    return TrainConfig(**base)
+from tests.sharpness.training.test_runs import small  # the same small run as the resume tests
 
 
 class Kill(BaseException):
