@@ -4,8 +4,9 @@ The naive loop is what one writes first (issue 6): an ``nn.Module`` 2-layer netw
 1, a two-pass SAM step (backward, perturb by rho g/||g||, backward again, restore, SGD step).
 The fast paths are :class:`sharpness.algorithms.CEngine` (closed-form rank-one per-example
 gradient in C, one fused pass over W1 per step) for one run and for several seeds advanced in
-one call, and :class:`sharpness.algorithms.TorchEngine` for 2-MLP-Sim-BN, whose every step
-touches all n training points.
+one call, and for 2-MLP-Sim-BN, whose every step touches all n training points,
+:class:`sharpness.algorithms.TorchEngine` (dense) and :class:`sharpness.algorithms.SimBNEngine`
+(C, per-neuron second moments of the active points).
 
 The memory-bound limit of a step is measured beside them: ``one_sam_sweep_*`` (in the
 kernel's source) runs only the sweep over W1 that every step must make (rewrite each row with
@@ -21,6 +22,7 @@ the same configuration (max abs difference of the parameters).
     python -m benchmarks.bench_training            # width 500, d = 30, n = 100 (Table 2)
     python -m benchmarks.bench_training --trainer-epochs 20000 --seeds 16   # issue 14's figures
     python -m benchmarks.bench_training --trainer-only --trainer-epochs 100000   # 1e7 steps
+    python -m benchmarks.bench_training --sim-bn-only --seeds 5   # Sim-BN engines only
     python -m benchmarks.bench_training --json     # one JSON object
 
 Timings on a shared machine are noisy: every ratio is ours / naive measured in the same process,
@@ -234,7 +236,7 @@ def _trainer(epochs: int, naive_once) -> dict:
 
 
 def run(args) -> dict:
-    from sharpness.training.algorithms import CEngine, StepRule, TorchEngine
+    from sharpness.training.algorithms import CEngine, StepRule
 
     torch.set_num_threads(1)
     m, d, n = args.width, args.d, args.n
@@ -284,6 +286,9 @@ def run(args) -> dict:
 
     if args.trainer_only:
         out["trainer"] = _trainer(args.trainer_epochs, naive_once)
+        return out
+    if args.sim_bn_only:
+        out["sim_bn"] = _sim_bn(args, rng, rule)
         return out
 
     # ---- interleaved rounds: naive and fast one after the other, ratio per round --------------
@@ -349,14 +354,47 @@ def run(args) -> dict:
     if args.trainer_epochs:
         out["trainer"] = _trainer(args.trainer_epochs, naive_once)
 
-    # ---- Sim-BN: every step couples all n training points ------------------------------------
+    out["sim_bn"] = _sim_bn(args, rng, rule)
+    return out
+
+
+def _sim_bn(args, rng, rule) -> dict:
+    """2-MLP-Sim-BN: the naive loop, the dense torch engine and the C engine, side by side.
+
+    Every step couples all n training points through the statistics. The naive loop and
+    ``TorchEngine`` recompute them densely (O(n m d) per gradient); ``SimBNEngine`` keeps
+    C_j = sum over neuron j's active points of x' x'^T and needs a (d+1)^2 product per moved
+    neuron (sharpness.training.algorithms). Its cost depends on how often activation patterns
+    change, which is highest at initialization, where this measures; the paper-scale Figure 2
+    run's own rate is in BENCHMARKS.md. Before timing, the C engine is checked against the torch
+    engine step for step (float64, Figure 2a's lr and rho).
+    """
+    from sharpness.training.algorithms import SimBNEngine, StepRule, TorchEngine
+
+    m, d, n = args.width, args.d, args.n
+    lr, rho = rule.lr, rule.rho
     arch_bn, X, y, p0 = _setup("simbn", m, d, n, 0)
+    fig2 = StepRule(0.005, rho=0.1)
+    T = max(1, min(args.agree_steps, 300))
+    order = rng.integers(0, n, size=(1, T))
+    Pt, Pc = _stack(p0, 1, torch.float64), _stack(p0, 1, torch.float64)
+    te = TorchEngine(arch_bn)
+    for t in range(T):
+        te.step(Pt, X[None], y[None], torch.from_numpy(order[:, t : t + 1]), fig2)
+    SimBNEngine(arch_bn).run(Pc, X[None], y[None], order, fig2)
+    out = {
+        "agreement_with_torch_engine": {
+            "steps": T,
+            "max_abs_diff": max(float((Pt[k] - Pc[k]).abs().max()) for k in Pt),
+            "max_abs_param": max(float(Pt[k].abs().max()) for k in Pt),
+        }
+    }
     bn_steps = max(1, args.naive_steps // 2)
     order = rng.integers(0, n, size=bn_steps)
     net = NaiveNet(d, m, simbn=True, dtype=torch.float64).load(p0)
     s = _time(lambda: naive_sam_steps(net, X, y, order, lr, rho), 1.0)
     bn_naive = bn_steps / s
-    sim_bn = {"naive_float64_steps_per_s": bn_naive}
+    out["naive_float64_steps_per_s"] = bn_naive
     for dtype_name, dt in (("float64", torch.float64), ("float32", torch.float32)):
         for R in (1, args.seeds):
             eng = TorchEngine(arch_bn)
@@ -367,8 +405,28 @@ def run(args) -> dict:
                 lambda eng=eng, P=P, XR=XR, yR=yR, idx=idx: eng.run(P, XR, yR, idx, rule), 1.0
             )
             rate = R * bn_steps / s
-            sim_bn[f"{dtype_name} R={R}"] = {"steps_per_s": rate, "vs_naive": rate / bn_naive}
-    out["sim_bn"] = sim_bn
+            out[f"TorchEngine {dtype_name} R={R}"] = {
+                "steps_per_s": rate,
+                "vs_naive": rate / bn_naive,
+            }
+    c_steps = args.sim_bn_steps
+    for R, threads in ((1, 1), (args.seeds, args.threads)):
+        eng = SimBNEngine(arch_bn, threads=threads)
+        XR, yR = X[None].expand(R, -1, -1).contiguous(), y[None].expand(R, -1).contiguous()
+        orderR = rng.integers(0, n, size=(R, c_steps))
+
+        def call(eng=eng, R=R, XR=XR, yR=yR, orderR=orderR):
+            eng.run(_stack(p0, R, torch.float64), XR, yR, orderR, rule)
+
+        s = _time(call, 1.0)
+        rate = R * c_steps / s
+        out[f"SimBNEngine float64 R={R} threads={threads}"] = {
+            "steps_per_s": rate,
+            "vs_naive": rate / bn_naive,
+        }
+    out["naive_float64_steps_per_s_after"] = bn_steps / _time(
+        lambda: naive_sam_steps(net, X, y, order, lr, rho), 1.0
+    )
     return out
 
 
@@ -422,12 +480,18 @@ def _print(out: dict) -> None:
     if "sim_bn" not in out:
         return
     s = out["sim_bn"]
-    print(f"Sim-BN naive nn.Module loop, float64: {s['naive_float64_steps_per_s']:,.0f} steps/s")
+    a = s["agreement_with_torch_engine"]
+    print(
+        f"Sim-BN: SimBNEngine vs TorchEngine ({a['steps']} steps of Figure 2a's 1-SAM): max |diff| "
+        f"{a['max_abs_diff']:.3e} (max |param| {a['max_abs_param']:.3g})"
+    )
+    print(
+        f"Sim-BN naive nn.Module loop, float64: {s['naive_float64_steps_per_s']:,.0f} steps/s "
+        f"(after: {s['naive_float64_steps_per_s_after']:,.0f})"
+    )
     for k, v in s.items():
-        if isinstance(v, dict):
-            print(
-                f"  TorchEngine {k:14s} {v['steps_per_s']:>10,.0f} steps/s  {v['vs_naive']:6.1f}x"
-            )
+        if isinstance(v, dict) and "steps_per_s" in v:
+            print(f"  {k:36s} {v['steps_per_s']:>10,.0f} steps/s  {v['vs_naive']:6.1f}x")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -446,6 +510,8 @@ def parser() -> argparse.ArgumentParser:
         "--trainer-only", action="store_true", help="only the naive loop and the command"
     )
     p.add_argument("--rounds", type=int, default=5, help="interleaved naive/fast rounds")
+    p.add_argument("--sim-bn-only", action="store_true", help="only the Sim-BN section")
+    p.add_argument("--sim-bn-steps", type=int, default=2000, help="steps per SimBNEngine timing")
     p.add_argument("--json", action="store_true")
     return p
 

@@ -53,6 +53,18 @@ Three implementations, compared step for step in the tests (float64):
   lanes and the pass goes over blocks of 32 neurons (issue 14: vector code, bits fixed by the
   source); the pass itself is the step's memory-bound limit (``one_sam_sweep_*``, measured in
   benchmarks/bench_training.py).
+* :class:`SimBNEngine` -- batch size 1 on 2-MLP-Sim-BN, in C (``kernels/sim_bn.c``; issue 14).
+  The step on example k needs the statistics s_j = sum_i relu(z_ij)^2 over all n points and
+  their gradient, V_j = sum_i relu(z_ij) x'_i (x' = (x, 1), w_j = (W1[j], b1[j])):
+  grad_{w_j} L_k = alpha_j x'_k + beta_j V_j with alpha_j = g c_j / a_j,
+  beta_j = -g c_j z_kj / (n a_j^3), c_j = gamma_j W2[j], g = ell'(f_k, y_k), and only neurons
+  active at x_k move. With neuron j's activation pattern over the training set fixed,
+  V_j = C_j w_j and s_j = w_j . V_j where C_j = sum_{i active} x'_i x'_i^T: a (d+1)^2
+  matrix-vector product per moved neuron instead of the dense O(n m d) forward and backward over
+  every point (twice per 1-SAM step). C_j is kept with a certified radius (no z_ij can change sign
+  within it, by Cauchy-Schwarz) and rebuilt when the pattern changes, so the result is the dense
+  gradient's, to round-off; the tests compare it with :class:`TorchEngine` and
+  :func:`reference_step` step for step.
 """
 
 from __future__ import annotations
@@ -68,10 +80,12 @@ from torch.func import grad, vmap
 
 from sharpness.registry import TrainingHead, ops_for
 from sharpness.training.kernels import KernelUnavailableError, OneSamArgs, load_kernel
+from sharpness.training.kernels.sim_bn import SimBNArgs
 
 __all__ = [
     "AutogradEngine",
     "CEngine",
+    "SimBNEngine",
     "KernelUnavailableError",
     "Loss",
     "StepRule",
@@ -509,11 +523,110 @@ class CEngine:
             P["W2"][:, 0, :].copy_(torch.from_numpy(W2))
 
 
-def engine_for(arch, batch_size: int, backend: str = "auto", threads: int = 1):
-    """The fastest engine for this architecture and batch size.
+class SimBNEngine:
+    """1-SAM / SGD with batch size 1 on 2-MLP-Sim-BN, in C (the module docstring's last entry).
+
+    Same interface as :class:`CEngine` (parameters with a leading run dimension, updated in
+    place; ``run`` takes the (R, T) example order). ``counters`` accumulates, per run, how many
+    neuron updates stayed inside their certified radius, were rechecked over the training set,
+    changed their activation pattern, and rebuilt their C_j.
+
+    Raises:
+        KernelUnavailableError: if the kernel cannot be built.
+        ValueError: for an architecture other than 2-MLP-Sim-BN.
+    """
+
+    def __init__(self, arch, threads: int = 1):
+        if training_head(arch) is not TrainingHead.SIM_BN:
+            raise ValueError(f"SimBNEngine handles 2-MLP-Sim-BN, got {arch!r}")
+        from sharpness.training.kernels.sim_bn import load_sim_bn_kernel
+
+        self.arch = arch
+        self.threads = max(1, int(threads))
+        self.kernel = load_sim_bn_kernel()
+        self.counters = np.zeros(4, dtype=np.int64)
+
+    def run(self, P, X, y, order, rule: StepRule, noise=None, projection=None) -> None:
+        """Run T steps: order (R, T) example indices, noise (R, T) or None; P updated in place."""
+        W1 = P["W1"]
+        if W1.dtype != torch.float64:
+            raise ValueError(f"SimBNEngine needs float64 parameters, got {W1.dtype}")
+        R, m, d = W1.shape
+        n = X.shape[1]
+        bias = "b1" in P
+        D = d + (1 if bias else 0)
+        dp = -(-D // 32) * 32
+        order = np.ascontiguousarray(np.asarray(order, dtype=np.int32))
+        T = order.shape[1]
+        if order.shape != (R, T) or (T and (order.min() < 0 or order.max() >= n)):
+            raise ValueError(f"order must have shape ({R}, T) with entries in [0, {n})")
+        W = np.zeros((R, m, dp))
+        W[:, :, :d] = W1.detach().numpy()
+        Xp = np.zeros((R, n, dp))
+        Xp[:, :, :d] = X.detach().numpy()
+        if bias:
+            W[:, :, d] = P["b1"].detach().numpy()
+            Xp[:, :, d] = 1.0
+        W2 = np.ascontiguousarray(P["W2"].detach().numpy()[:, 0, :], dtype=np.float64)
+        gam = np.ascontiguousarray(P["gamma"].detach().numpy(), dtype=np.float64)
+        yn = np.ascontiguousarray(y.detach().numpy(), dtype=np.float64)
+        nz = None
+        if noise is not None:
+            nz = np.ascontiguousarray(np.asarray(noise, dtype=np.float64))
+            if nz.shape != (R, T):
+                raise ValueError(f"noise must have shape ({R}, {T})")
+        counters = np.zeros((R, 4), dtype=np.int64)
+        # integer inputs (the hypercube): every C_j entry is an integer of at most n max|x'|^2,
+        # exact in float64 below 2^53, so a changed pattern updates C_j by exact rank-one terms
+        # (mode 1), and stored as int8 when its entries fit (mode 2: the matrices stay in L2)
+        bound = n * float(np.max(np.abs(Xp), initial=0.0)) ** 2
+        exact = 0
+        if np.all(Xp == np.round(Xp)) and bound < 2.0**52:
+            exact = 2 if bound <= 127 else 1
+        args = SimBNArgs.of(
+            runs=R,
+            width=m,
+            dim=D,
+            dp=dp,
+            n=n,
+            steps=T,
+            W=_ptr(W),
+            W2=_ptr(W2),
+            gamma=_ptr(gam),
+            X=_ptr(Xp),
+            y=_ptr(yn),
+            order=_ptr(order),
+            noise=_ptr(nz),
+            counters=_ptr(counters),
+            lr=rule.lr,
+            rho=rule.rho,
+            weight_decay=rule.weight_decay,
+            smoothing=rule.loss.smoothing,
+            projection=-1.0 if projection is None else float(projection),
+            loss=rule.loss.code,
+            exact_updates=exact,
+            threads=min(self.threads, R),
+        )
+        if self.kernel.f64(ctypes.byref(args)) != 0:
+            raise MemoryError(f"SimBNEngine: no memory for {R} runs of width {m}")
+        self.counters += counters.sum(axis=0)
+        with torch.no_grad():
+            W1.copy_(torch.from_numpy(np.ascontiguousarray(W[:, :, :d])))
+            if bias:
+                P["b1"].copy_(torch.from_numpy(np.ascontiguousarray(W[:, :, d])))
+            P["W2"][:, 0, :].copy_(torch.from_numpy(W2))
+            P["gamma"].copy_(torch.from_numpy(gam))
+
+
+def engine_for(
+    arch, batch_size: int, backend: str = "auto", threads: int = 1, dtype: str = "float64"
+):
+    """The fastest engine for this architecture, batch size and parameter dtype.
 
     backend: "auto" (C for batch size 1 where it applies and a compiler exists, else torch),
-    "c", "torch" (closed form) or "autograd" (torch.func, any architecture).
+    "c", "torch" (closed form) or "autograd" (torch.func, any architecture). The C engines are
+    :class:`CEngine` (non-coupled architectures, float64 or float32) and :class:`SimBNEngine`
+    (2-MLP-Sim-BN, float64).
     """
     if backend not in ("auto", "c", "torch", "autograd"):
         raise ValueError(f"backend must be auto, c, torch or autograd, got {backend!r}")
@@ -524,14 +637,19 @@ def engine_for(arch, batch_size: int, backend: str = "auto", threads: int = 1):
         return AutogradEngine(arch)
     if backend == "torch":
         return TorchEngine(arch)
-    c_ok = batch_size == 1 and not arch.couples_examples
+    sim_bn = training_head(arch) is TrainingHead.SIM_BN
+    c_ok = batch_size == 1 and (not arch.couples_examples or (sim_bn and dtype == "float64"))
+    make = (lambda: SimBNEngine(arch, threads)) if sim_bn else (lambda: CEngine(arch, threads))
     if backend == "c":
         if not c_ok:
-            raise ValueError("the C backend needs batch size 1 and a non-coupled architecture")
-        return CEngine(arch, threads)
+            raise ValueError(
+                "the C backend needs batch size 1, and a non-coupled architecture or "
+                "2-MLP-Sim-BN in float64"
+            )
+        return make()
     if c_ok:
         try:
-            return CEngine(arch, threads)
+            return make()
         except KernelUnavailableError as exc:
             print(f"note: C kernel unavailable ({exc}); using the torch engine", file=sys.stderr)
     return TorchEngine(arch)

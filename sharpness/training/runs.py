@@ -103,7 +103,14 @@ from constructions.dataset import Dataset
 from constructions.hypercube import sample_xor
 from constructions.safe_npz import load_npz
 from sharpness.registry import TrainingHead, ops_for
-from sharpness.training.algorithms import CEngine, Loss, StepRule, engine_for, training_head
+from sharpness.training.algorithms import (
+    CEngine,
+    Loss,
+    SimBNEngine,
+    StepRule,
+    engine_for,
+    training_head,
+)
 from sharpness.training.sampled_error import CHUNK, SampledTestSet
 
 __all__ = [
@@ -807,7 +814,7 @@ def engine_kind(engine) -> str:
     """The name recorded for an engine: "c" (the C kernel), "autograd" or "torch"."""
     from sharpness.training.algorithms import AutogradEngine
 
-    if isinstance(engine, CEngine):
+    if isinstance(engine, (CEngine, SimBNEngine)):
         return "c"
     return "autograd" if isinstance(engine, AutogradEngine) else "torch"
 
@@ -1542,7 +1549,7 @@ def _resolve_engines(runs: list[_Run], arch, cfg: TrainConfig, epoch: int, threa
         B = cfg.phases[pi].batch_size
         if B not in by_batch:
             try:
-                by_batch[B] = engine_for(arch, B, cfg.backend, threads)
+                by_batch[B] = engine_for(arch, B, cfg.backend, threads, cfg.dtype)
             except KernelUnavailableError as exc:
                 raise ValueError(
                     f"backend c: the C kernel is unavailable ({exc}); install a C compiler, "
@@ -1576,7 +1583,7 @@ def _advance(runs, engine, P, X, y, rule, phase, epochs, cfg) -> None:
     R = len(runs)
     B = phase.batch_size
     n = cfg.n
-    if isinstance(engine, CEngine):  # batch size 1: an epoch's order is its batches, in one array
+    if isinstance(engine, (CEngine, SimBNEngine)):  # batch size 1: an epoch's order, one array
         order = np.stack([np.concatenate([_epoch_order(r) for _ in range(epochs)]) for r in runs])
         noise = None
         if phase.label_noise > 0:  # the draws of the general path below: (steps, 1) per run

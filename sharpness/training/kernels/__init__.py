@@ -1,4 +1,4 @@
-"""The C kernel of the batch-size-1 engine: shipped source (one_sam.c, one_sam.h), build cache, ABI."""
+"""The C kernels of the batch-size-1 engines: shipped sources (one_sam.c/.h, sim_bn.c/.h), build cache, ABI."""
 
 from sharpness.training.kernels.one_sam import (
     Kernel,

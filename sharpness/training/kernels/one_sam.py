@@ -185,8 +185,12 @@ def source_text(name: str) -> str:
     return resources.files(__package__).joinpath(name).read_text(encoding="utf-8")
 
 
-def check_layout(lib: ctypes.CDLL, struct: type[ctypes.Structure] = OneSamArgs) -> None:
-    """Compare C's ``sizeof``/``offsetof`` (``one_sam_args_layout`` in ``lib``) with ``struct``'s.
+def check_layout(
+    lib: ctypes.CDLL,
+    struct: type[ctypes.Structure] = OneSamArgs,
+    symbol: str = "one_sam_args_layout",
+) -> None:
+    """Compare C's ``sizeof``/``offsetof`` (``symbol`` in ``lib``) with ``struct``'s.
 
     Equal sizes and offsets cannot tell two swapped fields of one type apart; the test suite
     compares the names with the parsed C definition for that.
@@ -194,7 +198,7 @@ def check_layout(lib: ctypes.CDLL, struct: type[ctypes.Structure] = OneSamArgs) 
     Raises:
         KernelLayoutError: on a different field count, size or offset.
     """
-    layout = lib.one_sam_args_layout
+    layout = getattr(lib, symbol)
     layout.argtypes = [ctypes.POINTER(ctypes.c_int64), ctypes.c_int64]
     layout.restype = ctypes.c_int64
     cap = len(struct._fields_) + 8
@@ -204,7 +208,7 @@ def check_layout(lib: ctypes.CDLL, struct: type[ctypes.Structure] = OneSamArgs) 
     theirs = list(out[: min(k, cap - 1) + 1])
     if k != len(struct._fields_) or theirs != mine:
         raise KernelLayoutError(
-            f"struct one_sam_args has {k} fields, [sizeof, offsets...] = {theirs}; "
+            f"the C struct of {symbol} has {k} fields, [sizeof, offsets...] = {theirs}; "
             f"{struct.__name__} has {len(struct._fields_)}, {mine}"
         )
 

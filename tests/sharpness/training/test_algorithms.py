@@ -267,8 +267,8 @@ def test_engine_for_rejects_impossible_choices():
     with pytest.raises(ValueError, match="backend"):
         engine_for(ARCHS["bias"], 1, backend="gpu")
     with pytest.raises(ValueError, match="batch size 1"):
-        engine_for(ARCHS["simbn"], 1, backend="c")
+        engine_for(ARCHS["simbn"], 2, backend="c")
     with pytest.raises(ValueError, match="2-layer"):
         engine_for(MLP(3, bias=True), 1, backend="torch")
-    assert isinstance(engine_for(ARCHS["simbn"], 1), TorchEngine)
+    assert isinstance(engine_for(ARCHS["simbn"], 2), TorchEngine)
     assert isinstance(engine_for(MLP(3, bias=True), 1), AutogradEngine)
