@@ -108,6 +108,7 @@ from sharpness.training.algorithms import (
     Loss,
     SimBNEngine,
     StepRule,
+    TorchEngine,
     engine_for,
     training_head,
 )
@@ -1556,6 +1557,11 @@ def _resolve_engines(runs: list[_Run], arch, cfg: TrainConfig, epoch: int, threa
                     f"or use backend auto or torch"
                 ) from None
         engines[pi] = by_batch[B]
+        # under auto, a phase the torch engine trained stays on it (e.g. a Sim-BN run begun
+        # before the Sim-BN C engine existed): auto picks the fastest engine for new work only
+        olds = {r.engines.get(pi) for r in runs}
+        if cfg.backend == "auto" and olds == {"torch"} and engine_kind(engines[pi]) == "c":
+            engines[pi] = TorchEngine(arch)
     for r in runs:
         for pi, engine in engines.items():
             kind, old = engine_kind(engine), r.engines.get(pi)

@@ -374,3 +374,23 @@ def test_a_run_started_on_the_c_kernel_is_not_resumed_without_it(tmp_path, monke
     monkeypatch.undo()
     monkeypatch.setattr(one_sam, "_KERNEL", None)
     assert train(small(), out, progress=False).finished  # where the kernel is, it resumes
+
+
+@needs_c
+def test_a_sim_bn_phase_begun_on_the_torch_engine_stays_on_it_under_auto(tmp_path, monkeypatch):
+    """Runs begun under auto before the Sim-BN C engine existed resume on the torch engine."""
+    from sharpness.training.algorithms import TorchEngine
+
+    cfg = small(arch="simbn")  # backend auto
+    with monkeypatch.context() as m:  # the old auto: the torch engine for Sim-BN
+        m.setattr(runs, "engine_for", lambda arch, *a, **k: TorchEngine(arch))
+        out = tmp_path / "run"
+        train(cfg, out, progress=False, stop_after_epochs=2)
+        whole = train(cfg, tmp_path / "whole", progress=False)
+    resumed = train(cfg, out, progress=False)  # today's auto
+    assert resumed.finished
+    assert json.loads((out / "metadata.json").read_text())["engines"] == {"0": "torch"}
+    assert all(np.array_equal(resumed.params[k], whole.params[k]) for k in whole.params)
+    fresh = tmp_path / "fresh"
+    train(cfg, fresh, progress=False)  # a new run under auto: the C engine
+    assert json.loads((fresh / "metadata.json").read_text())["engines"] == {"0": "c"}
