@@ -1183,6 +1183,13 @@ class _Run:
         if meta is None:
             meta = {"created": now, "sessions": []}
         meta.update(here)
+        for old in meta["sessions"]:
+            # this process holds the run's lock, so a session still "running" was killed
+            # without a clean exit (SIGKILL, a lost worker, a power cut)
+            if isinstance(old, dict) and old.get("outcome") == "running":
+                old["outcome"] = "killed"
+        if self.engines:
+            meta["engines"] = {str(k): v for k, v in sorted(self.engines.items())}
         meta["sessions"].append(
             {
                 "started": now,
@@ -1536,7 +1543,9 @@ def _resolve_engines(runs: list[_Run], arch, cfg: TrainConfig, epoch: int, threa
     uninterrupted one" would silently stop holding. Making them agree bitwise would mean
     replaying the kernel's summation order in torch, one neuron at a time, which costs the
     speed the kernel exists for; so the engine is recorded (checkpoint and metadata.json) and a
-    resume on another one is refused.
+    resume on another one is refused. Under backend auto a phase the torch engine began stays on
+    it (auto chooses the fastest engine for new work; for a resume, the one that can continue
+    it exactly).
 
     Raises:
         ValueError: with backend "c" and no usable C kernel (an environment error), or when a

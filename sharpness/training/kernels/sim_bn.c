@@ -161,7 +161,7 @@ static void update_c(const double *X, const uint8_t *p, const uint8_t *q, double
    z = X' w is summed over the coordinates c in increasing order for all points at once (XT is
    X' transposed, D x n: the loop over the points vectorizes, no horizontal sums). */
 static double pattern(const double *XT, const double *ixn, const double *w, uint8_t *p,
-                      double *z, int64_t n, int64_t D, int64_t dp) {
+                      double *z, float *mg, int64_t n, int64_t D, int64_t dp) {
     double wn2 = 0.0;
     for (int64_t c = 0; c < D; c++) wn2 = fma(w[c], w[c], wn2);
     /* a sum of D products is within D * 2^-53 * ||w|| ||x'|| of the exact one (Cauchy-Schwarz);
@@ -180,6 +180,8 @@ static double pattern(const double *XT, const double *ixn, const double *w, uint
         /* margin over ||x'_i||, less the guard; 0 where |z_i| is within the guard */
         const double ri = ixn[i] > 0 ? fabs(z[i]) * ixn[i] - g : INFINITY;
         r = ri < r ? ri : r;
+        /* float, below the double margin: (1 - 1e-6) exceeds float's relative rounding */
+        if (mg) mg[i] = ri > 0 ? (float)(ri * (1.0 - 1e-6)) : -1.0f;
     }
     return n && r > 0 ? r : 0.0;
 }
@@ -192,6 +194,8 @@ struct run_state {
     int exact;   /* integer inputs: C_j updated by exact rank-one terms */
     int small;   /* ... and n max|x'|^2 <= 127: C_j stored as int8 (C8, Ct8) */
     int8_t *C8, *Ct8;
+    int8_t *O8;  /* small: x'_i x'_i^T as int8, (n, DP, DP) */
+    float *mg;   /* (m, n): point i's margin |z_ij(ref_j)| / ||x'_i|| - guard, rounded down */
 };
 
 /* C_j (or the trial matrix Ct) in its storage: int8 when S->small, else double */
@@ -221,14 +225,29 @@ static void c_update(struct run_state *S, int64_t j, int trial, const double *X,
     }
     int8_t *dst = trial ? S->Ct8 : S->C8 + j * q;
     if (trial) memcpy(dst, S->C8 + j * q, (size_t)q);
+    (void)X;
+    /* every intermediate matrix is the sum over a subset of the n <= 127 points: no overflow */
     for (int64_t i = 0; i < n; i++) {
         if (p[i] == qp[i]) continue;
-        const int sg = p[i] ? 1 : -1;
-        const double *x = X + i * dp;
-        for (int64_t c = 0; c < D; c++) {
-            int8_t *row = dst + c * dp;
-            for (int64_t b = 0; b < D; b++) row[b] = (int8_t)(row[b] + sg * (int)(x[c] * x[b]));
-        }
+        const int8_t *restrict o = S->O8 + i * q;
+        if (p[i])
+            for (int64_t e = 0; e < q; e++) dst[e] = (int8_t)(dst[e] + o[e]);
+        else
+            for (int64_t e = 0; e < q; e++) dst[e] = (int8_t)(dst[e] - o[e]);
+    }
+}
+
+/* Ask for the next moved neuron's matrix while this one is being worked on: the int8 matrices
+   of all neurons live in L2, and a step touches those of the neurons active at x_k in order,
+   which the hardware prefetcher does not follow. No effect on any value. */
+static inline void prefetch_next(const struct run_state *S, int64_t j, int64_t m, int64_t dp) {
+    for (int64_t nx = j + 1; nx < m && nx <= j + 4; nx++) {
+        if (!(S->zk[nx] > 0 && S->s[nx] > 0)) continue;
+        const char *p = S->small ? (const char *)(S->C8 + nx * dp * dp)
+                                 : (const char *)(S->C + nx * dp * dp);
+        const int64_t bytes = (S->small ? 1 : 8) * dp * dp;
+        for (int64_t o = 0; o < bytes; o += 64) __builtin_prefetch(p + o, 0, 3);
+        return;
     }
 }
 
@@ -244,6 +263,29 @@ static double sq_dist(const double *a, const double *b, int64_t dp) {
     return acc[0];
 }
 
+/* The pattern at w of neuron j into S->pt, from its stored pattern: a point whose margin at
+   ref_j exceeds ||w - ref_j|| cannot have changed sign (Cauchy-Schwarz); the others ("near")
+   are recomputed exactly as pattern() computes them (the same fma chain, so the same bits).
+   Returns the number of near points, or -1 without filling S->pt when more than n/8 are near
+   (then a full pass is cheaper). */
+static int64_t pattern_near(struct run_state *S, int64_t j, const double *w, int64_t n,
+                            int64_t D, int64_t dp) {
+    const double dist = sqrt(sq_dist(w, S->ref + j * dp, dp));
+    const float *mg = S->mg + j * n;
+    const uint8_t *pj = S->pat + j * n;
+    int64_t near = 0;
+    for (int64_t i = 0; i < n; i++) near += !((double)mg[i] > dist);
+    if (near * 8 > n) return -1;
+    memcpy(S->pt, pj, (size_t)n);
+    for (int64_t i = 0; i < n; i++) {
+        if ((double)mg[i] > dist) continue;
+        double z = 0.0;
+        for (int64_t c = 0; c < D; c++) z = fma(w[c], S->XT[c * n + i], z);
+        S->pt[i] = z > 0;
+    }
+    return near;
+}
+
 /* V = C_{pattern(w)} w for neuron j at a trial point w; the state is not changed. */
 static void v_at(struct run_state *S, int64_t j, const double *w, double *Vout, const double *X,
                  const double *xn, int64_t n, int64_t D, int64_t dp) {
@@ -255,7 +297,7 @@ static void v_at(struct run_state *S, int64_t j, const double *w, double *Vout, 
         return;
     }
     S->cnt[1]++;
-    pattern(S->XT, xn, w, S->pt, S->zb, n, D, dp);
+    if (pattern_near(S, j, w, n, D, dp) < 0) pattern(S->XT, xn, w, S->pt, S->zb, NULL, n, D, dp);
     if (memcmp(S->pt, S->pat + j * n, (size_t)n) == 0) {
         c_matvec(S, j, 0, w, Vout, D, dp);
     } else {
@@ -271,12 +313,24 @@ static void settle(struct run_state *S, int64_t j, const double *w, const double
                    const double *xn, int64_t n, int64_t D, int64_t dp, int force) {
     double *ref = S->ref + j * dp;
     const double rj = S->r[j];
-    if (force || !(sq_dist(w, ref, dp) < rj * rj)) {
+    uint8_t *pj = S->pat + j * n;
+    if (!force && sq_dist(w, ref, dp) < rj * rj) {
+        S->cnt[0]++;
+    } else {
         if (!force) S->cnt[1]++;
-        uint8_t *pj = S->pat + j * n;
-        S->r[j] = pattern(S->XT, xn, w, S->pt, S->zb, n, D, dp);
+        const int full = force || pattern_near(S, j, w, n, D, dp) < 0;
+        if (full) S->r[j] = pattern(S->XT, xn, w, S->pt, S->zb, S->mg + j * n, n, D, dp);
         if (force || memcmp(S->pt, pj, (size_t)n) != 0) {
             if (!force) S->cnt[2]++;
+            if (!full) {
+                /* the stored pattern now differs from the one at ref_j: the flipped points are
+                   always rechecked (w may move back within their margin), and the whole-neuron
+                   radius, which asserts "the pattern of ref_j", is off until the next full pass */
+                float *mg = S->mg + j * n;
+                for (int64_t i = 0; i < n; i++)
+                    if (S->pt[i] != pj[i]) mg[i] = -1.0f;
+                S->r[j] = 0.0;
+            }
             if (S->exact && !force) {
                 c_update(S, j, 0, X, S->pt, pj, n, D, dp);
             } else {
@@ -285,9 +339,8 @@ static void settle(struct run_state *S, int64_t j, const double *w, const double
             }
             memcpy(pj, S->pt, (size_t)n);
         }
-        memcpy(ref, w, sizeof(double) * (size_t)dp);
-    } else {
-        S->cnt[0]++;
+        /* a full pass re-centres the certified region on w; a partial one keeps ref_j */
+        if (full) memcpy(ref, w, sizeof(double) * (size_t)dp);
     }
     c_matvec(S, j, 0, w, S->V + j * dp, D, dp);
     S->s[j] = dotp(w, S->V + j * dp, dp);
@@ -323,6 +376,10 @@ static void run_one(const struct sim_bn_args *a, int64_t rr, struct run_state *S
         const double nr = sqrt(dotp(X + i * dp, X + i * dp, dp));
         xn[i] = nr > 0 ? 1.0 / nr : 0.0;
         for (int64_t c = 0; c < D; c++) S->XT[c * n + i] = X[i * dp + c];
+        if (S->small) /* x'_i x'_i^T: entries in {-1, 0, 1} times at most 127, exact */
+            for (int64_t c = 0; c < D; c++)
+                for (int64_t b = 0; b < D; b++)
+                    S->O8[(i * dp + c) * dp + b] = (int8_t)(X[i * dp + c] * X[i * dp + b]);
     }
 
     for (int64_t j = 0; j < m; j++) settle(S, j, W + j * dp, X, xn, n, D, dp, 1);
@@ -365,6 +422,7 @@ static void run_one(const struct sim_bn_args *a, int64_t rr, struct run_state *S
             for (int64_t j = 0; j < m; j++) {
                 const double z = S->zk[j];
                 if (!(z > 0 && S->s[j] > 0)) continue;
+                prefetch_next(S, j, m, dp);
                 double *wt = S->Wt + j * dp, *Vt = S->Vt + j * dp;
                 const double *w = W + j * dp, *Gj = S->G + j * dp;
                 for (int64_t b = 0; b < dp; b++) wt[b] = w[b] + eps * Gj[b];
@@ -421,6 +479,7 @@ static void run_one(const struct sim_bn_args *a, int64_t rr, struct run_state *S
                 }
                 continue;
             }
+            prefetch_next(S, j, m, dp);
             double *w = W + j * dp;
             const double *Gj = S->G + j * dp;
             for (int64_t b = 0; b < dp; b++) w[b] -= lr * Gj[b];
@@ -458,7 +517,10 @@ int sim_bn_f64(const struct sim_bn_args *a) {
         s->small = small;
         s->C8 = ok && small ? calloc((size_t)(m * dp * dp), 1) : NULL;
         s->Ct8 = ok && small ? calloc((size_t)(dp * dp), 1) : NULL;
-        ok = ok && (!small || (s->C8 && s->Ct8));
+        s->O8 = ok && small ? calloc((size_t)(n * dp * dp + 1), 1) : NULL;
+        ok = ok && (!small || (s->C8 && s->Ct8 && s->O8));
+        s->mg = ok ? calloc((size_t)(m * n + 1), sizeof(float)) : NULL;
+        ok = ok && s->mg;
         s->pat = ok ? calloc((size_t)(m * n + 1), 1) : NULL;
         s->pt = ok ? calloc((size_t)(n + 1), 1) : NULL;
         ok = ok && s->pat && s->pt;
@@ -479,6 +541,8 @@ int sim_bn_f64(const struct sim_bn_args *a) {
         free(s->pt);
         free(s->C8);
         free(s->Ct8);
+        free(s->O8);
+        free(s->mg);
     }
     free(S);
     return ok ? 0 : -1;

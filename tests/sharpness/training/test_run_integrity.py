@@ -258,10 +258,19 @@ def test_the_engine_is_recorded_and_a_resume_on_another_engine_is_refused(tmp_pa
     assert set(engines) == {"0"} and engines["0"] in ("c", "torch")
     meta = json.loads((out / "metadata.json").read_text())
     assert meta["engines"] == engines
-    other = "torch" if engines["0"] == "c" else "c"
-    _rewrite(out / "checkpoint.npz", lambda arrays, m: m.update(engines={"0": other}))
+    if engines["0"] != "c":
+        return  # no compiler here: the refusal is tested with one below
+    # a phase the torch engine began (e.g. under auto on a machine without a compiler) stays
+    # on the torch engine under auto, so that the resumed run is the run
+    _rewrite(out / "checkpoint.npz", lambda arrays, m: m.update(engines={"0": "torch"}))
+    assert train(small(), out, progress=False).finished
+    assert json.loads((out / "metadata.json").read_text())["engines"] == {"0": "torch"}
+    # backend c cannot continue it: refused
+    out2 = tmp_path / "run2"
+    train(small(backend="c"), out2, progress=False, stop_after_epochs=2)
+    _rewrite(out2 / "checkpoint.npz", lambda arrays, m: m.update(engines={"0": "torch"}))
     with pytest.raises(ValueError, match=r"round differently .*use another --out"):
-        train(small(), out, progress=False)
+        train(small(backend="c"), out2, progress=False)
 
 
 def test_backend_c_without_a_compiler_is_exit_2(tmp_path, monkeypatch, capsys):
@@ -279,6 +288,19 @@ def test_backend_c_without_a_compiler_is_exit_2(tmp_path, monkeypatch, capsys):
 # --------------------------------------------------------------------------------------------
 # Metadata, and extending a finished run
 # --------------------------------------------------------------------------------------------
+def test_a_session_killed_without_a_clean_exit_is_marked_killed_on_resume(tmp_path):
+    out = tmp_path / "run"
+    train(small(), out, progress=False, stop_after_epochs=2)
+    meta = json.loads((out / "metadata.json").read_text())
+    meta["sessions"][-1].update(outcome="running", ended=None)  # what a SIGKILL leaves
+    del meta["engines"]
+    (out / "metadata.json").write_text(json.dumps(meta))
+    train(small(), out, progress=False)
+    meta = json.loads((out / "metadata.json").read_text())
+    assert [s["outcome"] for s in meta["sessions"]] == ["killed", "finished"]
+    assert set(meta["engines"]) == {"0"}
+
+
 def test_metadata_records_when_where_what_and_how(tmp_path):
     out = tmp_path / "run"
     train(small(), out, progress=False, stop_after_epochs=2)
