@@ -177,7 +177,7 @@ def _share_sharpness_axis(axes_row, values) -> None:
     """One sharpness axis for every panel, so that the panels' values can be read against each
     other (Fig. 4: 22 against 103), with ticks at 1, 2 and 5 times each power of ten. ``values``
     are every sharpness value drawn."""
-    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter, SymmetricalLogLocator
 
     values = np.asarray(values, dtype=float)
     values = values[np.isfinite(values)]
@@ -191,11 +191,22 @@ def _share_sharpness_axis(axes_row, values) -> None:
             ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
             ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
             ax.yaxis.set_minor_formatter(NullFormatter())
-    else:  # away from a minimum Tr H can be < 0
-        span = max(abs(values.min()), abs(values.max()))
+    else:  # away from a minimum Tr H can be < 0: symmetric log, linear only near 0
+        mags = np.abs(values[values != 0])
+        span = float(mags.max()) if len(mags) else 1.0
+        # the linear band: below the smallest 5% of the magnitudes drawn (Sim-BN's trace sits
+        # at 1e-5..1e-2 for long stretches before it fits), never below span * 1e-4
+        small = float(np.quantile(mags, 0.05)) if len(mags) else 1.0
+        linthresh = 10.0 ** np.floor(np.log10(max(small, span * 1e-4)))
+        subs = (1.0, 2.0, 5.0) if span / linthresh <= 1e3 else (1.0,)  # at most ~10 labels a side
         for ax in axes_row:
-            ax.set_yscale("symlog", linthresh=1.0)
-            ax.set_ylim(min(values.min() * 1.15, -0.1), span * 1.15)
+            ax.set_yscale("symlog", linthresh=linthresh)
+            ax.set_ylim(min(values.min() * 1.15, -linthresh), span * 1.15)
+            ax.yaxis.set_major_locator(
+                SymmetricalLogLocator(base=10, linthresh=linthresh, subs=subs)
+            )
+            ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+            ax.yaxis.set_minor_formatter(NullFormatter())
 
 
 def figure_title(exp, verified: bool | None) -> str:

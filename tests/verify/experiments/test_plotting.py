@@ -87,3 +87,29 @@ def test_log_band_is_geometric_and_positive():
     assert np.all(lo > 0) and np.all(lo <= mean) and np.all(mean <= hi)
     with pytest.raises(ValueError, match="positive"):
         seed_band([(np.array([0.0]), np.array([0.0]))] * 2, log=True)
+
+
+def test_a_sharpness_axis_through_zero_is_symlog_with_readable_ticks():
+    """Sim-BN's trace sits at 1e-5..1e-2, of either sign, before it fits: the linear band of the
+    symmetric log axis sits below the small values instead of swallowing them."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from verify.experiments.plotting import _share_sharpness_axis
+
+    small = np.geomspace(1e-4, 1e-2, 30) * np.where(np.arange(30) % 2, 1, -1)
+    values = np.concatenate([small, np.linspace(1, 12, 10)])
+    fig, axes = plt.subplots(1, 2)
+    for ax in axes:
+        ax.plot(values)
+    _share_sharpness_axis(axes, values)
+    fig.canvas.draw()
+    ax = axes[0]
+    assert ax.get_yscale() == "symlog"
+    assert ax.yaxis.get_transform().linthresh == 1e-3  # span 12 x 1e-4, rounded down
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert {"-0.01", "0.01", "0.1", "1", "10"} <= set(labels), labels
+    assert axes[1].get_ylim() == ax.get_ylim()
+    plt.close(fig)
