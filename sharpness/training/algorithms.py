@@ -429,6 +429,15 @@ class AutogradEngine(TorchEngine):
 # --------------------------------------------------------------------------------------------
 # The C kernel (batch size 1, non-coupled 2-layer networks)
 # --------------------------------------------------------------------------------------------
+def _order_array(order, R: int, n: int) -> np.ndarray:
+    """The (R, T) example order as C-contiguous int32, checked: every entry in [0, n)."""
+    order = np.ascontiguousarray(np.asarray(order, dtype=np.int32))
+    T = order.shape[1] if order.ndim == 2 else -1
+    if order.shape != (R, T) or (T and (order.min() < 0 or order.max() >= n)):
+        raise ValueError(f"order must have shape ({R}, T) with entries in [0, {n})")
+    return order
+
+
 def _ptr(a: np.ndarray | None) -> int | None:
     """The address of a C-contiguous array, for a ``void *`` field of the kernel's struct."""
     return None if a is None else a.ctypes.data
@@ -468,10 +477,8 @@ class CEngine:
             raise ValueError(f"CEngine needs float64 or float32 parameters, got {dtype}")
         R, m, d = W1.shape
         n = X.shape[1]
-        order = np.ascontiguousarray(np.asarray(order, dtype=np.int32))
+        order = _order_array(order, R, n)
         T = order.shape[1]
-        if order.shape != (R, T) or (T and (order.min() < 0 or order.max() >= n)):
-            raise ValueError(f"order must have shape ({R}, T) with entries in [0, {n})")
         npdt = np.float64 if dtype == torch.float64 else np.float32
         W1T = np.ascontiguousarray(W1.detach().numpy().transpose(0, 2, 1))
         b1 = np.ascontiguousarray(P["b1"].detach().numpy()) if "b1" in P else None
@@ -556,10 +563,8 @@ class SimBNEngine:
         bias = "b1" in P
         D = d + (1 if bias else 0)
         dp = -(-D // 32) * 32
-        order = np.ascontiguousarray(np.asarray(order, dtype=np.int32))
+        order = _order_array(order, R, n)
         T = order.shape[1]
-        if order.shape != (R, T) or (T and (order.min() < 0 or order.max() >= n)):
-            raise ValueError(f"order must have shape ({R}, T) with entries in [0, {n})")
         W = np.zeros((R, m, dp))
         W[:, :, :d] = W1.detach().numpy()
         Xp = np.zeros((R, n, dp))

@@ -86,6 +86,7 @@ __all__ = [
     "Kernel",
     "KernelLayoutError",
     "KernelUnavailableError",
+    "NamedArgs",
     "OneSamArgs",
     "check_layout",
     "load_kernel",
@@ -108,13 +109,39 @@ class KernelLayoutError(RuntimeError):
     """The C struct and its ctypes mirror :class:`OneSamArgs` disagree (a bug, not a fallback)."""
 
 
-class OneSamArgs(ctypes.Structure):
+class NamedArgs(ctypes.Structure):
+    """A C struct of named arguments, built only with every field given by name (:meth:`of`).
+
+    Subclasses set ``_fields_`` and ``c_name`` (the C struct's name, for messages).
+    """
+
+    c_name = "struct"
+
+    @classmethod
+    def of(cls, **values):
+        """The struct with every field given by name (a forgotten field would silently be 0).
+
+        Raises:
+            ValueError: if a field is missing or a name is not a field.
+        """
+        names = [name for name, _ in cls._fields_]
+        missing = [k for k in names if k not in values]
+        unknown = sorted(set(values) - set(names))
+        if missing or unknown:
+            raise ValueError(
+                f"{cls.c_name} needs exactly its fields: missing {missing}, unknown {unknown}"
+            )
+        return cls(**values)
+
+
+class OneSamArgs(NamedArgs):
     """ctypes mirror of ``struct one_sam_args`` (one_sam.h), field by field, in order.
 
     REAL arrays (double or float, by the entry point called) are ``void *``; scalars are double
     and converted to REAL once in C. Build it with :meth:`of`, which insists on every field.
     """
 
+    c_name = "one_sam_args"
     _fields_ = [
         ("runs", ctypes.c_int64),
         ("width", ctypes.c_int64),
@@ -141,22 +168,6 @@ class OneSamArgs(ctypes.Structure):
         ("loss", ctypes.c_int32),
         ("threads", ctypes.c_int32),
     ]
-
-    @classmethod
-    def of(cls, **values) -> OneSamArgs:
-        """The struct with every field given by name (a forgotten field would silently be 0).
-
-        Raises:
-            ValueError: if a field is missing or a name is not a field.
-        """
-        names = [name for name, _ in cls._fields_]
-        missing = [k for k in names if k not in values]
-        unknown = sorted(set(values) - set(names))
-        if missing or unknown:
-            raise ValueError(
-                f"one_sam_args needs exactly its fields: missing {missing}, unknown {unknown}"
-            )
-        return cls(**values)
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from importlib import resources
 
 from sharpness._ckernel import load_library
-from sharpness.training.kernels.one_sam import C_FLAGS, check_layout
+from sharpness.training.kernels.one_sam import C_FLAGS, NamedArgs, check_layout
 
 __all__ = ["SOURCES", "SimBNArgs", "SimBNKernel", "load_sim_bn_kernel"]
 
@@ -22,8 +22,10 @@ SOURCES = ("sim_bn.c", "sim_bn.h")
 """The package-data files of the kernel: the implementation and its interface."""
 
 
-class SimBNArgs(ctypes.Structure):
+class SimBNArgs(NamedArgs):
     """ctypes mirror of ``struct sim_bn_args`` (sim_bn.h), field by field, in order."""
+
+    c_name = "sim_bn_args"
 
     _fields_ = [
         ("runs", ctypes.c_int64),
@@ -49,22 +51,6 @@ class SimBNArgs(ctypes.Structure):
         ("exact_updates", ctypes.c_int32),
         ("threads", ctypes.c_int32),
     ]
-
-    @classmethod
-    def of(cls, **values) -> SimBNArgs:
-        """The struct with every field given by name.
-
-        Raises:
-            ValueError: if a field is missing or a name is not a field.
-        """
-        names = [name for name, _ in cls._fields_]
-        missing = [k for k in names if k not in values]
-        unknown = sorted(set(values) - set(names))
-        if missing or unknown:
-            raise ValueError(
-                f"sim_bn_args needs exactly its fields: missing {missing}, unknown {unknown}"
-            )
-        return cls(**values)
 
 
 @dataclass(frozen=True)
