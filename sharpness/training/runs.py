@@ -1530,6 +1530,21 @@ def _run_group(
     return seconds
 
 
+#: Memory the Sim-BN C engine may hold per run for its per-neuron matrices (width x (d+1)^2,
+#: padded, as float64); above it backend auto uses the torch engine. 500 x 32^2 x 8 = 4 MiB at
+#: Table 2's size; the limit allows d up to about 255 at width 500.
+SIM_BN_C_BYTES = 512 * 2**20
+
+
+def _sim_bn_c_bytes(cfg: TrainConfig) -> int:
+    dp = -(-(cfg.d + 1) // 32) * 32
+    return cfg.width * dp * dp * 8
+
+
+def _sim_bn_c_fits(cfg: TrainConfig) -> bool:
+    return _sim_bn_c_bytes(cfg) <= SIM_BN_C_BYTES
+
+
 def _resolve_engines(runs: list[_Run], arch, cfg: TrainConfig, epoch: int, threads: int) -> dict:
     """The engine of every phase still to run, checked against the engines the runs used.
 
@@ -1565,6 +1580,15 @@ def _resolve_engines(runs: list[_Run], arch, cfg: TrainConfig, epoch: int, threa
                     f"backend c: the C kernel is unavailable ({exc}); install a C compiler, "
                     f"or use backend auto or torch"
                 ) from None
+            if isinstance(by_batch[B], SimBNEngine) and not _sim_bn_c_fits(cfg):
+                if cfg.backend == "c":
+                    raise ValueError(
+                        f"backend c: the Sim-BN kernel keeps a (d+1)^2 matrix per neuron, "
+                        f"{_sim_bn_c_bytes(cfg) / 2**20:.0f} MiB a run at --width {cfg.width} "
+                        f"--d {cfg.d} (limit {SIM_BN_C_BYTES / 2**20:.0f} MiB); use backend "
+                        f"auto or torch"
+                    )
+                by_batch[B] = TorchEngine(arch)
         engines[pi] = by_batch[B]
         # under auto, a phase the torch engine trained stays on it (e.g. a Sim-BN run begun
         # before the Sim-BN C engine existed): auto picks the fastest engine for new work only

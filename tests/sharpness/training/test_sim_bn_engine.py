@@ -212,3 +212,20 @@ def test_engine_refuses_other_inputs():
         SimBNEngine(arch).run(P, X[None], y[None], np.zeros((1, 3)), RULES["1-SAM"])
     with pytest.raises(ValueError, match="order"):
         SimBNEngine(arch).run(_batched(p0), X[None], y[None], np.full((1, 3), N), RULES["1-SAM"])
+
+
+@needs_c
+def test_a_sim_bn_run_too_large_for_the_c_matrices_uses_the_torch_engine(monkeypatch, tmp_path):
+    import json
+
+    import sharpness.training.runs as runs
+
+    cfg = runs.preset("fig2a", width=8, d=5, n=10, epochs_scale=1e-5)
+    monkeypatch.setattr(runs, "SIM_BN_C_BYTES", runs._sim_bn_c_bytes(cfg) - 1)
+    runs.train(cfg, tmp_path / "auto", progress=False)
+    assert json.loads((tmp_path / "auto" / "metadata.json").read_text())["engines"] == {
+        "0": "torch",
+        "1": "torch",
+    }
+    with pytest.raises(ValueError, match="MiB a run"):
+        runs.train(cfg.replace(backend="c"), tmp_path / "c", progress=False)
