@@ -54,9 +54,35 @@ __all__ = [
     "EnumerationTooLargeError",
     "HypercubeError",
     "SampledHypercubeError",
+    "clopper_pearson",
     "hypercube_error",
     "sampled_hypercube_error",
 ]
+
+
+def clopper_pearson(mistakes: int, samples: int, confidence: float = 0.95) -> tuple[float, float]:
+    """The exact (Clopper-Pearson) two-sided interval of a binomial proportion mistakes/samples.
+
+    Raises:
+        ValueError: for counts outside 0 <= mistakes <= samples, samples >= 1, or a confidence
+            outside (0, 1).
+    """
+    samples = check_int("samples", samples, minimum=1)
+    mistakes = check_int("mistakes", mistakes, minimum=0)
+    if mistakes > samples:
+        raise ValueError(f"mistakes must be <= samples = {samples}, got {mistakes}")
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence!r}")
+    alpha = 1 - confidence
+    lo = (
+        0.0 if mistakes == 0 else float(stats.beta.ppf(alpha / 2, mistakes, samples - mistakes + 1))
+    )
+    hi = (
+        1.0
+        if mistakes == samples
+        else float(stats.beta.ppf(1 - alpha / 2, mistakes + 1, samples - mistakes))
+    )
+    return lo, hi
 
 
 def hypercube_error(
@@ -170,18 +196,10 @@ def sampled_hypercube_error(
         sq_sum += float(sq.sum())
         sq_sq_sum += float((sq**2).sum())
         done += c
-    alpha = 1 - confidence
-    lo = (
-        0.0 if mistakes == 0 else float(stats.beta.ppf(alpha / 2, mistakes, samples - mistakes + 1))
-    )
-    hi = (
-        1.0
-        if mistakes == samples
-        else float(stats.beta.ppf(1 - alpha / 2, mistakes + 1, samples - mistakes))
-    )
+    lo, hi = clopper_pearson(mistakes, samples, confidence)
     mse = sq_sum / samples
     var = max(sq_sq_sum / samples - mse**2, 0.0)
-    zq = float(stats.norm.ppf(1 - alpha / 2))
+    zq = float(stats.norm.ppf(1 - (1 - confidence) / 2))
     half = zq * math.sqrt(var / samples)
     return SampledHypercubeError(
         d,

@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from constructions.architectures import MLP, Network
-from sharpness.hypercube.error import sampled_hypercube_error
+from sharpness.hypercube.error import clopper_pearson, sampled_hypercube_error
 from sharpness.training.runs import Phase, TrainConfig, build_arch, initial_params, train
-from sharpness.training.sampled_error import CHUNK, SampledTestSet, clopper_pearson
+from sharpness.training.sampled_error import CHUNK, SampledTestSet
 
 
 def _net(d=6, m=9, seed=0, sign=1.0):
